@@ -1,0 +1,73 @@
+/*
+ * conf.h: postern.conf, the one file that describes an instance.
+ *
+ * Syntax: "key = value" lines; '#' starts a comment line; blank lines
+ * ignored; leading and trailing blanks of the value dropped. An unknown key,
+ * a repeated key, a value out of its range or a line without '=' is an
+ * error naming "file:line". Every key has a default (conf.c's table is the
+ * list, and conf/postern.conf shows each with its default), so an empty file
+ * is a valid config.
+ *
+ * Numbers are plain decimal integers; the unit is in the key's name.
+ * conf_load() never exits: the caller decides (master keeps its old config on
+ * SIGHUP when the new one is bad).
+ */
+#ifndef POSTERN_CONF_H
+#define POSTERN_CONF_H
+
+#include <limits.h>
+#include "buf.h"
+
+#define CONF_NAME	"postern.conf"
+#define CONF_STR_MAX	256
+
+struct conf {
+	char	 confdir[PATH_MAX];	/* as given with -c, made absolute */
+	/* identity */
+	char	 hostname[CONF_STR_MAX];	/* default: gethostname() */
+	/* where things live */
+	char	 spool_directory[PATH_MAX];	/* /var/spool/postern */
+	char	 smtpd_chroot_directory[PATH_MAX]; /* /var/lib/postern/empty */
+	char	 virtual_mailbox_base[PATH_MAX];	/* /var/mail/virtual */
+	char	 pid_file[PATH_MAX];		/* /run/postern.pid */
+	/* users */
+	char	 smtpd_user[CONF_STR_MAX];	/* postern-smtpd */
+	char	 queue_user[CONF_STR_MAX];	/* postern-queue */
+	char	 virtual_mail_user[CONF_STR_MAX]; /* postern-vmail */
+	/* listeners: "addr:port" items separated by blanks or commas;
+	 * "[v6addr]:port" for IPv6 */
+	char	 smtpd_listen[1024];		/* 0.0.0.0:25 */
+	/* smtpd limits */
+	int	 smtpd_max_sessions;		/* 100 */
+	int	 smtpd_timeout_seconds;		/* 300 */
+	int	 smtpd_data_timeout_seconds;	/* 600 */
+	int	 smtpd_max_recipients;		/* 100 */
+	int	 smtpd_max_errors;		/* 20 */
+	int	 smtpd_command_line_limit;	/* 512 */
+	int	 smtpd_text_line_limit;		/* 1000 */
+	long long message_size_limit;		/* 52428800 */
+	long long queue_minfree_bytes;		/* 0 */
+	/* queue */
+	int	 qmgr_rescan_seconds;		/* 60 */
+	int	 queue_retry_min_seconds;	/* 300 */
+	int	 queue_retry_max_seconds;	/* 4000 */
+	int	 local_concurrency;		/* 10 */
+	int	 qmgr_message_active_limit;	/* 1000 */
+	int	 local_delivery_timeout_seconds; /* 600 */
+	char	 local_agent[PATH_MAX];		/* "" = built in */
+	int	 master_restart_max_seconds;	/* 60 */
+};
+
+/* Load CONFDIR/postern.conf. 0, or -1 with "file:line: what" in err. */
+int	 conf_load(struct conf *, const char *confdir, struct buf *err);
+/* CONFDIR/name into out; -1 if it does not fit. */
+int	 conf_path(const struct conf *, const char *name, char *out,
+	    size_t outsz);
+/* Print every key = value, defaults included (postern check -v). */
+void	 conf_print(const struct conf *, int fd);
+/* The default CONFDIR when no -c is given. */
+#ifndef CONFDIR_DEFAULT
+#define CONFDIR_DEFAULT	"/etc/postern"
+#endif
+
+#endif

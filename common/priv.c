@@ -1,0 +1,148 @@
+/*
+ * priv.c: giving up root, for good (see priv.h).
+ *
+ * Called once near the top of smtpd, enqueue, qmgr, remote (priv_drop) and
+ * in lspawn's child for each recipient (priv_drop_uid), after everything that
+ * needs root is open. The user is looked up before any chroot, since the
+ * jail has no passwd file.
+ *
+ * Every failure to drop is fatal(): a process that meant to lose root and
+ * could not must not go on with it. After the change we check that it took
+ * (all three uids and gids, and that uid/gid 0 cannot be had back), because
+ * set*id calls have failed silently before (the RLIMIT_NPROC setuid bug).
+ *
+ * Not root to begin with (a developer's "make run"): nothing changes, one
+ * line is logged, and the call returns 0.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/types.h>
+#include <bsd/string.h>
+
+#include "log.h"
+#include "priv.h"
+
+int
+priv_is_root(void)
+{
+	return geteuid() == 0;
+}
+
+int
+priv_lookup(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct passwd	*pw;
+
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		/* glibc reports "no such user" as any of these, or 0. */
+		if (errno == ENOENT || errno == ESRCH || errno == EBADF ||
+		    errno == EPERM)
+			errno = 0;
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+static void
+not_root(const char *user, const char *chroot_dir)
+{
+	static int	 said;
+
+	if (said)
+		return;
+	said = 1;
+	log_info("not running as root: no uid change or chroot "
+	    "(would be user %s, chroot %s)", user,
+	    chroot_dir != NULL && *chroot_dir != '\0' ? chroot_dir : "none");
+}
+
+/* setresgid/setresuid to the target and check that it holds. */
+static void
+priv_set(uid_t uid, gid_t gid, const char *who)
+{
+	uid_t	 ru, eu, su;
+	gid_t	 rg, eg, sg;
+
+	/* gid first: once the uid is gone, changing gids is not allowed. */
+	if (setresgid(gid, gid, gid) == -1)
+		fatal_errno("%s: setresgid(%lu)", who, (unsigned long)gid);
+	if (setresuid(uid, uid, uid) == -1)
+		fatal_errno("%s: setresuid(%lu)", who, (unsigned long)uid);
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1)
+		fatal_errno("%s: getresuid", who);
+	if (ru != uid || eu != uid || su != uid ||
+	    rg != gid || eg != gid || sg != gid)
+		fatal("%s: uid/gid change did not take", who);
+	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		fatal("%s: uid 0 could be regained after dropping", who);
+	if (uid != 0 && gid != 0 && (setgid(0) != -1 || setegid(0) != -1))
+		fatal("%s: gid 0 could be regained after dropping", who);
+}
+
+int
+priv_drop(const char *user, const char *chroot_dir)
+{
+	struct passwd	*pw;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	if (!priv_is_root()) {
+		not_root(user, chroot_dir);
+		return 0;
+	}
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		if (errno == 0 || errno == ENOENT || errno == ESRCH ||
+		    errno == EBADF || errno == EPERM)
+			fatal("user %s: no such user", user);
+		fatal_errno("user %s: getpwnam", user);
+	}
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (uid == 0)
+		fatal("user %s has uid 0: refusing to run as root", user);
+
+	if (chroot_dir != NULL && *chroot_dir != '\0') {
+		/* chdir first, chroot("."), then chdir("/"): no moment where
+		 * the cwd is outside the jail. */
+		if (chdir(chroot_dir) == -1)
+			fatal_errno("chdir %s", chroot_dir);
+		if (chroot(".") == -1)
+			fatal_errno("chroot %s", chroot_dir);
+		if (chdir("/") == -1)
+			fatal_errno("chdir / in %s", chroot_dir);
+	}
+	/* Only the primary group: a daemon user needs no others, and
+	 * initgroups() would read /etc/group, absent in the jail. */
+	if (setgroups(1, &gid) == -1)
+		fatal_errno("user %s: setgroups", user);
+	priv_set(uid, gid, user);
+	return 0;
+}
+
+int
+priv_drop_uid(uid_t uid, gid_t gid, const char *name)
+{
+	if (uid == 0)
+		fatal("refusing to run a delivery as uid 0 (%s)",
+		    name != NULL ? name : "?");
+	if (!priv_is_root()) {
+		not_root(name != NULL ? name : "?", "");
+		return 0;
+	}
+	/* The recipient's supplementary groups: a Maildir or a program may
+	 * rely on them, as they would in the user's own login. */
+	if (name != NULL && *name != '\0') {
+		if (initgroups(name, gid) == -1)
+			fatal_errno("user %s: initgroups", name);
+	} else if (setgroups(1, &gid) == -1)
+		fatal_errno("uid %lu: setgroups", (unsigned long)uid);
+	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
+	return 0;
+}

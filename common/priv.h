@@ -1,0 +1,28 @@
+/*
+ * priv.h: giving up root, for good.
+ *
+ * priv_drop() looks the user up, optionally chroots (chdir, chroot, chdir
+ * "/"), then setgroups/initgroups, setresgid, setresuid, and verifies that
+ * neither uid nor gid 0 can be regained; any failure is fatal(): a process
+ * that cannot drop must not go on. The user is looked up before chroot, so
+ * the passwd database need not exist inside the jail.
+ *
+ * When the process is not root to begin with (a developer's "make run"),
+ * nothing changes: the call logs once that uid changes and chroot are skipped
+ * and returns 0. Callers must not treat that as an error.
+ */
+#ifndef POSTERN_PRIV_H
+#define POSTERN_PRIV_H
+
+#include <sys/types.h>
+
+int	 priv_is_root(void);
+/* Drop to user (by name), chrooting into dir first if dir is non-empty. */
+int	 priv_drop(const char *user, const char *chroot_dir);
+/* Drop to a uid/gid (lspawn's child for a recipient); name is used for
+ * initgroups(). uid 0 is refused (fatal). */
+int	 priv_drop_uid(uid_t uid, gid_t gid, const char *name);
+/* Look a user up: 0 and uid/gid set, -1 no such user (errno 0) or error. */
+int	 priv_lookup(const char *user, uid_t *uid, gid_t *gid);
+
+#endif

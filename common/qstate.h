@@ -1,0 +1,38 @@
+/*
+ * qstate.h: state/ID, the append-only log of per-recipient outcomes.
+ *
+ * Each outcome is one 'O' record (frame.h) of 4 fields:
+ *   recipient index (decimal, into the queue file's 'R' records),
+ *   status letter: K delivered, D failed for good, Z failed for now,
+ *   enhanced status code ("2.0.0"), the text (the agent's or remote's reply).
+ * All outcomes of one delivery attempt are appended with one write() and one
+ * fsync() before qmgr acts on them. A torn record at the end (a crash in the
+ * middle of the write) is ignored on read: that outcome was not promised and
+ * the recipient is tried again (delivery is at-least-once).
+ */
+#ifndef POSTERN_QSTATE_H
+#define POSTERN_QSTATE_H
+
+#include <stddef.h>
+#include "buf.h"
+
+#define QSTATE_TEXT_MAX	1024
+
+struct qstate_rcpt {
+	char	 status;		/* 0 (no outcome yet), 'K', 'D', 'Z' */
+	char	 code[16];
+	char	 text[QSTATE_TEXT_MAX];
+};
+
+/* Append one outcome record to buf (no I/O). Text is truncated to
+ * QSTATE_TEXT_MAX and CR/LF/NUL in it are replaced by blanks. */
+int	 qstate_put(struct buf *, size_t index, char status, const char *code,
+	    const char *text);
+/* Append buf to state/ID, fsync. 0 or -1 (errno). */
+int	 qstate_append(const char *id, const struct buf *);
+/* Read state/ID into r[0..n-1] (last outcome per recipient wins).
+ * 0 (a missing file is no outcomes), -1 I/O error; records naming an index
+ * >= n or malformed are skipped with a warning. */
+int	 qstate_read(const char *id, struct qstate_rcpt *r, size_t n);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * table.h: read-only lookups in the cdb tables of CONFDIR (tinycdb).
+ *
+ * A table NAME is the file CONFDIR/NAME.cdb, built from the text file
+ * CONFDIR/NAME by "postern makemap NAME" (table_build()). Keys are stored
+ * lowercased; callers look up lowercased keys.
+ *
+ * A long-running reader (qmgr) keeps its handle: every lookup stat()s the
+ * file and reopens it when its inode or mtime changed, so a rebuilt table
+ * (written to a temporary name and renamed over the old one) is seen at the
+ * next lookup without a restart. A missing .cdb file is an empty table.
+ */
+#ifndef POSTERN_TABLE_H
+#define POSTERN_TABLE_H
+
+#include <limits.h>
+#include <sys/types.h>
+#include <time.h>
+#include <cdb.h>
+#include "buf.h"
+
+struct conf;
+
+struct table {
+	char		 path[PATH_MAX];	/* CONFDIR/NAME.cdb */
+	int		 fd;			/* -1: not open */
+	struct cdb	 cdb;
+	dev_t		 dev;
+	ino_t		 ino;
+	struct timespec	 mtime;
+};
+
+#define TABLE_VALUE_MAX	4096
+
+/* path = CONFDIR/name.cdb; opens nothing yet. */
+void	 table_init(struct table *, const struct conf *, const char *name);
+/* 1: found, value set (NUL-terminated); 0: not found or no table;
+ * -1: the table could not be read (errno), the caller answers "try later". */
+int	 table_lookup(struct table *, const char *key, struct buf *value);
+void	 table_close(struct table *);
+
+/*
+ * Compile the text table src into dst (a .cdb) through dst.tmp.PID, fsync and
+ * rename. Text format: one "key value" per line (key, blanks, the rest of the
+ * line is the value); '#' comment lines and blank lines skipped; keys
+ * lowercased; a line without a value, an over-long line or a repeated key is
+ * an error "src:line: why" in err, and dst is left as it was. 0 or -1.
+ */
+int	 table_build(const char *src, const char *dst, struct buf *err);
+
+#endif

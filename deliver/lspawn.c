@@ -1,0 +1,918 @@
+/*
+ * lspawn: the local delivery spawner.
+ *
+ * Job: take 'L' requests from qmgr, check each one, open the queue file,
+ * fork a child per recipient that becomes the recipient and delivers (the
+ * built-in Maildir writer, or the external agent named by local_agent),
+ * and answer each request with exactly one 'O' record.
+ *
+ * Privileges: runs as root, because it must read the spool and become any
+ * local user; so it stays small, parses nothing from the network and reads
+ * no message byte itself. Every child drops to the recipient's uid, gid
+ * and groups (or virtual_mail_user's) before it parses the queue file;
+ * lspawn never runs an agent as uid 0 (a request for root is refused).
+ *
+ * Pipes (docs/protocols.md, "qmgr -> lspawn" and "lspawn -> delivery
+ * agent"):
+ *   fd 3  socketpair to qmgr: 'L' requests in, 'O' replies out.
+ *   fd 4  control socketpair to master: an SCM_RIGHTS message with tag 'P'
+ *         is a new qmgr socket replacing fd 3; EOF means master is gone.
+ *   one result pipe per child: the child's single 'O' record.
+ * Signals: SIGCHLD through a self-pipe, SIGHUP re-reads postern.conf (a bad
+ * file keeps the old one), SIGTERM exits and lets the children finish.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "conf.h"
+#include "fdpass.h"
+#include "frame.h"
+#include "log.h"
+#include "priv.h"
+#include "qfile.h"
+#include "rcpt.h"
+#include "spool.h"
+#include "maildir.h"
+#include "outcome.h"
+
+#define LSPAWN_QMGR_FD		3
+#define LSPAWN_CTL_FD		4
+#define LSPAWN_ID_MAX		64	/* qmgr's request id, echoed back */
+#define LSPAWN_RESULT_MAX	(FRAME_HDR + 3 * OUTCOME_TEXT_MAX)
+#define LSPAWN_OUT_MAX		((size_t)4 << 20)	/* unread replies */
+
+/* Who a delivery runs as and where it goes; filled before fork(). */
+struct target {
+	uid_t	 uid;
+	gid_t	 gid;
+	char	 user[64];
+	char	 home[PATH_MAX];
+	char	 maildir[PATH_MAX];
+	size_t	 made_below;	/* virtual: length of the base; the
+				 * directories after it are created */
+};
+
+/* One running delivery. pid 0: the slot is free. */
+struct child {
+	pid_t		 pid;
+	int		 fd;		/* result pipe; -1 once at EOF */
+	unsigned	 gen;		/* the qmgr connection it answers */
+	int		 timedout;
+	struct timespec	 deadline;
+	char		 id[LSPAWN_ID_MAX];
+	char		 qid[SPOOL_ID_MAX + 1];
+	char		 rcpt[ADDR_TEXT_MAX];
+	int		 overflow;	/* said more than one record can hold */
+	size_t		 len;
+	char		 res[LSPAWN_RESULT_MAX];
+};
+
+static struct conf	 conf;
+static const char	*confdir = CONFDIR_DEFAULT;
+static int		 qfd = -1;	/* qmgr; -1 between connections */
+static unsigned		 qgen;		/* bumped when qfd changes */
+static struct buf	 qin, qout;
+static struct child	*kids;
+static size_t		 nkids, nrunning;
+static int		 sigpipe_fds[2] = { -1, -1 };
+static volatile sig_atomic_t got_chld, got_hup, got_term;
+
+static void	lspawn_usage(void) __attribute__((noreturn));
+
+static void
+lspawn_usage(void)
+{
+	fprintf(stderr, "usage: lspawn [-c confdir]\n");
+	exit(64);
+}
+
+/* The handlers only set a flag and wake poll(): all the work happens in
+ * the loop, where no async-signal-safety rule can be broken. */
+static void
+lspawn_signal(int sig)
+{
+	int saved = errno;
+	ssize_t n;
+
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGTERM)
+		got_term = 1;
+	/* A full pipe already holds a wake-up: nothing is lost. */
+	n = write(sigpipe_fds[1], "", 1);
+	(void)n;
+	errno = saved;
+}
+
+static void
+lspawn_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal_errno("self-pipe");
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	/* A reply to a qmgr that went away must be an EPIPE, not death. */
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = lspawn_signal;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void
+lspawn_nonblock(int fd)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		fatal_errno("fcntl");
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal_errno("fcntl");
+}
+
+static struct timespec
+lspawn_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+/* Forget the qmgr connection. qmgr forgets what it had outstanding on it
+ * too, and delivers those recipients again: at-least-once. */
+static void
+lspawn_qmgr_drop(const char *why)
+{
+	if (qfd != -1) {
+		log_warn("qmgr connection dropped: %s", why);
+		close(qfd);
+	}
+	qfd = -1;
+	qgen++;
+	buf_reset(&qin);
+	buf_reset(&qout);
+}
+
+static void
+lspawn_qmgr_flush(void)
+{
+	ssize_t n;
+
+	while (qfd != -1 && qout.len > 0) {
+		n = write(qfd, qout.data, qout.len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;	/* poll() waits for POLLOUT */
+			lspawn_qmgr_drop(strerror(errno));
+			return;
+		}
+		buf_consume(&qout, (size_t)n);
+	}
+}
+
+/* Queue one 'O' reply for the qmgr connection gen; a reply meant for a
+ * connection that is gone is dropped (qmgr redelivers). */
+static void
+lspawn_reply(unsigned gen, const char *id, char status, const char *code,
+    const char *text)
+{
+	char st[2] = { status, '\0' };
+
+	if (qfd == -1 || gen != qgen) {
+		log_info("request %s: qmgr connection gone, outcome %c %s "
+		    "dropped", id, status, code);
+		return;
+	}
+	if (frame_put_fields(&qout, 'O', id, st, code, text,
+	    (char *)NULL) == -1) {
+		lspawn_qmgr_drop("qmgr does not read its replies");
+		return;
+	}
+	lspawn_qmgr_flush();
+}
+
+static struct child *
+lspawn_slot(void)
+{
+	struct child *k;
+	size_t i, n;
+
+	for (i = 0; i < nkids; i++)
+		if (kids[i].pid == 0)
+			return &kids[i];
+	n = nkids ? nkids * 2 : 8;
+	if ((k = reallocarray(kids, n, sizeof(*k))) == NULL)
+		return NULL;
+	memset(k + nkids, 0, (n - nkids) * sizeof(*k));
+	kids = k;
+	i = nkids;
+	nkids = n;
+	return &kids[i];
+}
+
+/* Resolve a local user (kind 'u') or the virtual mail user. 0, or -1 with
+ * the refusal already in o. */
+static int
+lspawn_user(const char *name, struct target *t, struct outcome *o)
+{
+	struct passwd *pw;
+
+	/* getpwnam() says "no such user" with NULL and errno unchanged, and a
+	 * broken database with NULL and errno set: only the first is a
+	 * permanent answer. */
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		if (errno != 0 && errno != ENOENT && errno != ESRCH &&
+		    errno != EBADF && errno != EPERM) {
+			outcome_set(o, 'Z', "4.3.0",
+			    "temporary passwd lookup failure");
+			return -1;
+		}
+		outcome_set(o, 'D', "5.1.1", "no such user");
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		outcome_set(o, 'D', "5.7.1", "refusing to deliver as root");
+		return -1;
+	}
+	if (strlcpy(t->user, pw->pw_name, sizeof(t->user)) >= sizeof(t->user) ||
+	    strlcpy(t->home, pw->pw_dir, sizeof(t->home)) >= sizeof(t->home)) {
+		outcome_set(o, 'D', "5.3.0", "user name or home too long");
+		return -1;
+	}
+	t->uid = pw->pw_uid;
+	t->gid = pw->pw_gid;
+	return 0;
+}
+
+/* Where the mail goes and as whom. 0, or -1 with the refusal in o. */
+static int
+lspawn_target(const char *kind, const char *target, struct target *t,
+    struct outcome *o)
+{
+	int n;
+
+	t->made_below = 0;
+	if (strcmp(kind, "u") == 0) {
+		if (lspawn_user(target, t, o) == -1)
+			return -1;
+		n = snprintf(t->maildir, sizeof(t->maildir), "%s/Maildir/",
+		    t->home);
+	} else if (strcmp(kind, "v") == 0) {
+		/* The path must stay below virtual_mailbox_base: checked
+		 * here again, whatever qmgr's tables said. */
+		if (!rcpt_mailbox_valid(target)) {
+			outcome_set(o, 'D', "5.3.0", "bad virtual mailbox path");
+			return -1;
+		}
+		if (lspawn_user(conf.virtual_mail_user, t, o) == -1)
+			return -1;
+		n = snprintf(t->maildir, sizeof(t->maildir), "%s/%s",
+		    conf.virtual_mailbox_base, target);
+		t->made_below = strlen(conf.virtual_mailbox_base);
+	} else {
+		outcome_set(o, 'D', "5.3.0", "unknown delivery kind");
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= sizeof(t->maildir)) {
+		outcome_set(o, 'D', "5.3.0", "mailbox path too long");
+		return -1;
+	}
+	if (t->maildir[0] != '/') {
+		/* A relative home or base is the operator's to fix. */
+		outcome_set(o, 'Z', "4.3.0", "maildir %s: not an absolute path",
+		    t->maildir);
+		return -1;
+	}
+	return 0;
+}
+
+/* The child answers lspawn itself when it fails before any agent runs:
+ * a temporary failure with a reason, rather than a bare exit status. */
+static void __attribute__((noreturn))
+lspawn_child_fail(const char *what, int err)
+{
+	struct outcome o;
+
+	if (err != 0)
+		outcome_set(&o, 'Z', "4.3.0", "%s: %s", what, strerror(err));
+	else
+		outcome_set(&o, 'Z', "4.3.0", "%s", what);
+	_exit(outcome_write(1, &o) == -1 ? 75 : 0);
+}
+
+/*
+ * A virtual mailbox "example.org/info/Maildir/" below virtual_mailbox_base:
+ * create example.org/ and info/ as the virtual mail user when missing, as
+ * Postfix's virtual(8) does; maildir_deliver() creates the Maildir itself.
+ * The path was checked by rcpt_mailbox_valid(): no "..", no empty part.
+ */
+static void
+lspawn_make_parents(const struct target *t)
+{
+	char path[PATH_MAX];
+	char *p, *last;
+
+	if (t->made_below == 0)
+		return;
+	strlcpy(path, t->maildir, sizeof(path));
+	last = path + strlen(path);
+	while (last > path && last[-1] == '/')
+		*--last = '\0';
+	if ((last = strrchr(path, '/')) == NULL)
+		return;
+	for (p = path + t->made_below + 1; p < last; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			lspawn_child_fail(path, errno);
+		*p = '/';
+	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST && p == last)
+		lspawn_child_fail(path, errno);
+}
+
+/*
+ * An external agent runs as the recipient: it gets a private copy of the
+ * message alone, never the queue file, whose envelope names every other
+ * recipient (Bcc included) and which /proc/PID/fd/0 would let it read.
+ */
+static void
+lspawn_private_copy(off_t size)
+{
+	char buf[65536];
+	off_t left = size;
+	ssize_t n;
+	int m;
+
+	if ((m = memfd_create("postern-message", MFD_CLOEXEC)) == -1)
+		lspawn_child_fail("memfd_create", errno);
+	while (left > 0) {
+		n = read(0, buf, left < (off_t)sizeof(buf) ? (size_t)left :
+		    sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			lspawn_child_fail("queue file read", n == 0 ? EIO : errno);
+		if (write(m, buf, (size_t)n) != n)
+			lspawn_child_fail("message copy", errno);
+		left -= n;
+	}
+	if (lseek(m, 0, SEEK_SET) == -1 || dup2(m, 0) == -1)
+		lspawn_child_fail("message copy", errno);
+	close(m);
+}
+
+/* The external agent: argv and a fixed environment, no shell. */
+static void __attribute__((noreturn))
+lspawn_exec(const struct target *t, const char *sender, const char *rcpt,
+    off_t size)
+{
+	char sz[32], home[PATH_MAX + 8], user[80], logname[80];
+	char esender[ADDR_TEXT_MAX + 16], ercpt[ADDR_TEXT_MAX + 16];
+	char *argv[10], *envp[7];
+	struct sigaction sa;
+
+	snprintf(sz, sizeof(sz), "%lld", (long long)size);
+	snprintf(home, sizeof(home), "HOME=%s", t->home);
+	snprintf(user, sizeof(user), "USER=%s", t->user);
+	snprintf(logname, sizeof(logname), "LOGNAME=%s", t->user);
+	snprintf(esender, sizeof(esender), "SENDER=%s", sender);
+	snprintf(ercpt, sizeof(ercpt), "RECIPIENT=%s", rcpt);
+	argv[0] = conf.local_agent;
+	argv[1] = (char *)"-f";
+	argv[2] = (char *)sender;
+	argv[3] = (char *)"-a";
+	argv[4] = (char *)rcpt;
+	argv[5] = (char *)"-d";
+	argv[6] = (char *)t->maildir;
+	argv[7] = (char *)"-n";
+	argv[8] = sz;
+	argv[9] = NULL;
+	envp[0] = (char *)"PATH=/usr/bin:/bin";
+	envp[1] = home;
+	envp[2] = user;
+	envp[3] = logname;
+	envp[4] = esender;
+	envp[5] = ercpt;
+	envp[6] = NULL;
+	/* An ignored SIGPIPE would survive execve() into the agent. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &sa, NULL);
+	execve(conf.local_agent, argv, envp);
+	lspawn_child_fail("cannot run local_agent", errno);
+}
+
+/*
+ * The child: fd 0 becomes the queue file, fd 1 the result pipe, nothing
+ * else of lspawn's stays open. It drops privilege first, so that even the
+ * queue file parser runs as the recipient, then delivers.
+ */
+static void __attribute__((noreturn))
+lspawn_child(int qf, int res, const struct target *t, const char *qid,
+    const char *sender, const char *rcpt)
+{
+	struct sigaction sa;
+	struct qenv env;
+	struct buf err = BUF_INIT;
+	struct outcome o;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* Its own process group: a timeout kills whatever the agent
+	 * started, too. */
+	setpgid(0, 0);
+	/* closelog() first: closefrom() would leave syslog believing in a
+	 * descriptor that the Maildir file might then reuse. */
+	closelog();
+	if (dup2(qf, 0) == -1 || dup2(res, 1) == -1)
+		_exit(75);
+	closefrom(3);
+
+	/* In a developer's instance lspawn is not root and delivers as
+	 * itself; priv_drop_uid() would refuse, not skip, there. */
+	if (geteuid() == 0 && priv_drop_uid(t->uid, t->gid, t->user) == -1)
+		_exit(75);
+
+	qenv_init(&env);
+	buf_init(&err, 1024);
+	rc = qfile_read(0, &env, &err);
+	if (rc == QFILE_CORRUPT) {
+		log_warn("%s: corrupt queue file: %s", qid, buf_str(&err));
+		lspawn_child_fail("corrupt queue file", 0);
+	}
+	if (rc != QFILE_OK)
+		lspawn_child_fail("queue file read error", errno);
+	if (lseek(0, env.msg_off, SEEK_SET) == -1)
+		lspawn_child_fail("queue file seek", errno);
+	/* A cwd the recipient may not enter would break a .forward-style
+	 * agent's relative paths; "/" always exists. */
+	if (chdir(t->home) == -1 && chdir("/") == -1)
+		lspawn_child_fail("chdir /", errno);
+
+	lspawn_make_parents(t);
+	if (conf.local_agent[0] != '\0') {
+		lspawn_private_copy(env.msg_len);
+		lspawn_exec(t, sender, rcpt, env.msg_len);
+	}
+	maildir_deliver(0, env.msg_len, sender, rcpt, t->maildir,
+	    conf.hostname, &o);
+	_exit(outcome_write(1, &o) == -1 ? 75 : 0);
+}
+
+/* One 'L' request: check it, then fork its delivery. Every path ends in
+ * exactly one reply, now or when the child is done. */
+static void
+lspawn_request(const char *const f[7])
+{
+	const char *id = f[0], *qid = f[1], *rcpt = f[3], *kind = f[4];
+	const char *target = f[5], *sender = f[6];
+	struct target t;
+	struct outcome o;
+	struct child *c;
+	char path[PATH_MAX];
+	int qf, p[2];
+	pid_t pid;
+
+	memset(&t, 0, sizeof(t));
+	if ((size_t)conf.local_concurrency * 2 <= nrunning) {
+		lspawn_reply(qgen, id, 'Z', "4.3.0", "too many deliveries");
+		return;
+	}
+	if (!spool_id_valid(qid)) {
+		lspawn_reply(qgen, id, 'D', "5.3.0", "malformed queue ID");
+		return;
+	}
+	if (strlen(rcpt) >= ADDR_TEXT_MAX || strlen(sender) >= ADDR_TEXT_MAX) {
+		lspawn_reply(qgen, id, 'D', "5.3.0", "address too long");
+		return;
+	}
+	if (lspawn_target(kind, target, &t, &o) == -1) {
+		log_warn("%s: to=<%s>, %s %s: %s", qid, rcpt, kind, target,
+		    o.text);
+		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		return;
+	}
+	if (spool_path(path, sizeof(path), SPOOL_ACTIVE, qid) == -1) {
+		lspawn_reply(qgen, id, 'D', "5.3.0", "malformed queue ID");
+		return;
+	}
+	/* Opened here, as root: the recipient could not open the spool. */
+	if ((qf = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			lspawn_reply(qgen, id, 'Z', "4.3.0",
+			    "queue file missing");
+		else {
+			outcome_set(&o, 'Z', "4.3.0", "queue file: %s",
+			    strerror(errno));
+			lspawn_reply(qgen, id, o.status, o.code, o.text);
+		}
+		return;
+	}
+	if ((c = lspawn_slot()) == NULL || pipe2(p, O_CLOEXEC) == -1) {
+		outcome_set(&o, 'Z', "4.3.0", "cannot start delivery: %s",
+		    strerror(errno));
+		close(qf);
+		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		outcome_set(&o, 'Z', "4.3.0", "cannot fork: %s",
+		    strerror(errno));
+		close(qf);
+		close(p[0]);
+		close(p[1]);
+		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		return;
+	}
+	if (pid == 0)
+		lspawn_child(qf, p[1], &t, qid, sender, rcpt);
+	close(qf);
+	close(p[1]);
+	/* Also here, so a timeout right away cannot miss the group. */
+	setpgid(pid, pid);
+	lspawn_nonblock(p[0]);
+	memset(c, 0, offsetof(struct child, res));
+	c->pid = pid;
+	c->fd = p[0];
+	c->gen = qgen;
+	c->deadline = lspawn_now();
+	c->deadline.tv_sec += conf.local_delivery_timeout_seconds;
+	strlcpy(c->id, id, sizeof(c->id));
+	strlcpy(c->qid, qid, sizeof(c->qid));
+	strlcpy(c->rcpt, rcpt, sizeof(c->rcpt));
+	nrunning++;
+}
+
+/* Read whatever the child has written. The buffer is bounded; the rest is
+ * read and thrown away so that a chatty agent cannot block on a full
+ * pipe until its timeout. */
+static void
+lspawn_child_read(struct child *c)
+{
+	char junk[4096];
+	ssize_t n;
+
+	while (c->fd != -1) {
+		if (c->len < sizeof(c->res))
+			n = read(c->fd, c->res + c->len, sizeof(c->res) - c->len);
+		else
+			n = read(c->fd, junk, sizeof(junk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			close(c->fd);
+			c->fd = -1;
+			return;
+		}
+		if (c->len < sizeof(c->res))
+			c->len += (size_t)n;
+		else
+			c->overflow = 1;
+	}
+}
+
+/* The child is reaped: relay its answer, or say why there is none. */
+static void
+lspawn_child_done(struct child *c, int status)
+{
+	struct outcome o;
+
+	lspawn_child_read(c);
+	if (c->fd != -1) {
+		/* Someone the agent started still holds the pipe. */
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->timedout)
+		outcome_set(&o, 'Z', "4.3.0", "delivery agent timed out");
+	else if (c->overflow || outcome_parse(c->res, c->len, &o) == -1) {
+		if (WIFSIGNALED(status))
+			outcome_set(&o, 'Z', "4.3.0", "delivery agent failed "
+			    "(killed by signal %d)", WTERMSIG(status));
+		else
+			outcome_set(&o, 'Z', "4.3.0", "delivery agent failed "
+			    "(exit %d)", WEXITSTATUS(status));
+	}
+	if (o.status != 'K')
+		log_warn("%s: to=<%s>, %c %s %s", c->qid, c->rcpt, o.status,
+		    o.code, o.text);
+	lspawn_reply(c->gen, c->id, o.status, o.code, o.text);
+	c->pid = 0;
+	nrunning--;
+}
+
+static void
+lspawn_reap(void)
+{
+	pid_t pid;
+	size_t i;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < nkids; i++)
+			if (kids[i].pid == pid) {
+				lspawn_child_done(&kids[i], status);
+				break;
+			}
+	}
+}
+
+/* Kill what outlived local_delivery_timeout_seconds; return the poll()
+ * timeout until the next deadline, -1 if none. */
+static int
+lspawn_deadlines(void)
+{
+	struct timespec now = lspawn_now();
+	long long ms, next = -1;
+	size_t i;
+
+	for (i = 0; i < nkids; i++) {
+		struct child *c = &kids[i];
+
+		if (c->pid == 0 || c->timedout)
+			continue;
+		ms = (long long)(c->deadline.tv_sec - now.tv_sec) * 1000 +
+		    (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0) {
+			log_warn("%s: to=<%s>, delivery agent timed out, "
+			    "killing pid %ld", c->qid, c->rcpt, (long)c->pid);
+			kill(-c->pid, SIGKILL);
+			kill(c->pid, SIGKILL);
+			c->timedout = 1;
+			continue;
+		}
+		if (next == -1 || ms < next)
+			next = ms;
+	}
+	return next > INT_MAX ? INT_MAX : (int)next;
+}
+
+/* Complete records from qmgr. A bad one ends the connection: nothing
+ * half-understood is acted on. */
+static void
+lspawn_qmgr_records(void)
+{
+	struct buf payload = BUF_INIT;
+	const char *f[7], *pl;
+	size_t plen, used;
+	int type, r;
+
+	buf_init(&payload, FRAME_MAX);
+	while (qfd != -1 && qin.len > 0) {
+		if (qin.len >= FRAME_HDR) {
+			const unsigned char *u =
+			    (const unsigned char *)qin.data;
+			size_t l = (size_t)u[1] << 24 | (size_t)u[2] << 16 |
+			    (size_t)u[3] << 8 | u[4];
+
+			if (l > FRAME_MAX) {
+				lspawn_qmgr_drop("record too long");
+				break;
+			}
+		}
+		r = frame_parse(qin.data, qin.len, &type, &pl, &plen, &used);
+		if (r == 0)
+			break;
+		if (r == -1 || type != 'L') {
+			lspawn_qmgr_drop("unexpected record type");
+			break;
+		}
+		if (buf_set(&payload, pl, plen) == -1 ||
+		    frame_fields(&payload, f, 7) == -1) {
+			lspawn_qmgr_drop("malformed L record");
+			break;
+		}
+		if (strlen(f[0]) >= LSPAWN_ID_MAX) {
+			lspawn_qmgr_drop("request id too long");
+			break;
+		}
+		lspawn_request(f);
+		if (qfd != -1)	/* a failed reply may have dropped it */
+			buf_consume(&qin, used);
+	}
+	buf_free(&payload);
+}
+
+static void
+lspawn_qmgr_read(void)
+{
+	char b[16384];
+	ssize_t n;
+
+	n = read(qfd, b, sizeof(b));
+	if (n == -1) {
+		if (errno != EINTR && errno != EAGAIN)
+			lspawn_qmgr_drop(strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		lspawn_qmgr_drop("qmgr closed the connection");
+		return;
+	}
+	if (buf_add(&qin, b, (size_t)n) == -1) {
+		lspawn_qmgr_drop("record too long");
+		return;
+	}
+	lspawn_qmgr_records();
+}
+
+static void
+lspawn_control(void)
+{
+	char tag = 0;
+	int fd;
+
+	fd = fd_recv(LSPAWN_CTL_FD, &tag);
+	if (fd == -2) {
+		log_info("master went away, exiting");
+		exit(0);
+	}
+	if (fd == -1)
+		fatal_errno("control socket");
+	if (tag != 'P') {
+		log_warn("control socket: unexpected tag 0x%02x",
+		    (unsigned char)tag);
+		close(fd);
+		return;
+	}
+	if (qfd != -1)
+		lspawn_qmgr_drop("replaced by a new qmgr socket");
+	lspawn_nonblock(fd);
+	qfd = fd;
+	qgen++;
+	log_info("new qmgr connection");
+}
+
+static void
+lspawn_reload(void)
+{
+	static struct conf nc;
+	struct buf err = BUF_INIT;
+
+	buf_init(&err, 4096);
+	if (conf_load(&nc, confdir, &err) == -1)
+		log_warn("%s; keeping the old configuration", buf_str(&err));
+	else {
+		conf = nc;
+		log_info("configuration reloaded");
+	}
+	buf_free(&err);
+}
+
+static void
+lspawn_loop(void)
+{
+	struct pollfd *pfd = NULL;
+	size_t npfd = 0, n, i, first;
+	char drain[64];
+	int timeout;
+
+	for (;;) {
+		timeout = lspawn_deadlines();
+		if (npfd < nkids + 3) {
+			npfd = nkids + 3;
+			if ((pfd = reallocarray(pfd, npfd, sizeof(*pfd))) ==
+			    NULL)
+				fatal("out of memory");
+		}
+		pfd[0].fd = sigpipe_fds[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = LSPAWN_CTL_FD;
+		pfd[1].events = POLLIN;
+		pfd[2].fd = qfd;	/* -1 is ignored by poll() */
+		pfd[2].events = POLLIN | (qout.len > 0 ? POLLOUT : 0);
+		first = 3;
+		for (i = 0, n = first; i < nkids; i++, n++) {
+			pfd[n].fd = kids[i].pid != 0 ? kids[i].fd : -1;
+			pfd[n].events = POLLIN;
+		}
+		if (poll(pfd, n, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal_errno("poll");
+		}
+		while (read(sigpipe_fds[0], drain, sizeof(drain)) > 0)
+			;
+		if (got_term) {
+			log_info("SIGTERM, exiting; deliveries under way "
+			    "finish on their own");
+			exit(0);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			lspawn_reload();
+		}
+		for (i = 0; i < nkids; i++)
+			if (pfd[first + i].fd != -1 && pfd[first + i].revents &&
+			    kids[i].pid != 0 && kids[i].fd == pfd[first + i].fd)
+				lspawn_child_read(&kids[i]);
+		if (got_chld) {
+			got_chld = 0;
+			lspawn_reap();
+		}
+		if (pfd[1].revents)
+			lspawn_control();
+		if (qfd != -1 && qfd == pfd[2].fd && pfd[2].revents) {
+			if (pfd[2].revents & POLLOUT)
+				lspawn_qmgr_flush();
+			if (qfd != -1 &&
+			    (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
+				lspawn_qmgr_read();
+		}
+	}
+}
+
+/* fds 0-2 must be open: otherwise the next open() would become stdin or
+ * stdout, and a child's dup2() onto 0 and 1 would clobber it. */
+static void
+lspawn_stdfds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct buf err = BUF_INIT;
+	int ch;
+
+	lspawn_stdfds();
+	log_init("lspawn", 0);
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			confdir = optarg;
+			break;
+		default:
+			lspawn_usage();
+		}
+	}
+	if (optind != argc)
+		lspawn_usage();
+	buf_init(&err, 4096);
+	if (conf_load(&conf, confdir, &err) == -1)
+		fatal("%s", buf_str(&err));
+	buf_free(&err);
+
+	/* fd 4 stays blocking: poll() says when a message is there, and
+	 * fd_recv() must not see EAGAIN. */
+	if (fcntl(LSPAWN_CTL_FD, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("fd 4 (control socket from master) is not open");
+	buf_init(&qin, FRAME_HDR + FRAME_MAX);
+	buf_init(&qout, LSPAWN_OUT_MAX);
+	if (fcntl(LSPAWN_QMGR_FD, F_GETFD) != -1) {
+		lspawn_nonblock(LSPAWN_QMGR_FD);
+		qfd = LSPAWN_QMGR_FD;
+	} else
+		log_warn("fd 3 (qmgr) is not open; waiting for one on fd 4");
+	lspawn_signals();
+	log_info("started, %s delivery agent",
+	    conf.local_agent[0] != '\0' ? conf.local_agent : "built-in");
+	lspawn_loop();
+	return 0;
+}

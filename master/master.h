@@ -1,0 +1,102 @@
+/*
+ * master.h: the state of the master process, shared by its modules.
+ *
+ *   master.c   main(): arguments, setup, the poll loop and its dispatch
+ *   daemon.c   -d: detach, report readiness to the parent; the pid file
+ *   listen.c   smtpd_listen parsed and bound
+ *   child.c    the long-running children (lspawn, qmgr): start, backoff,
+ *              restart, reconnect the survivor; the fork/exec plumbing
+ *   session.c  one smtpd + enqueue pair per accepted connection
+ *
+ * master is small on purpose: it forks for every connection, and fork's cost
+ * grows with the parent's mapped memory. Everything variable-sized is
+ * allocated to fit; nothing big is static.
+ */
+#ifndef POSTERN_MASTER_H
+#define POSTERN_MASTER_H
+
+#include <sys/types.h>
+#include <limits.h>
+
+#include "conf.h"
+
+/* The long-running children, in start order: lspawn first, so qmgr finds
+ * its peer ready. */
+enum { KID_LSPAWN, KID_QMGR, KID_COUNT };
+
+struct kid {
+	const char	*name;		/* "lspawn", "qmgr" */
+	pid_t		 pid;		/* 0: not running */
+	int		 ctl;		/* master's end of fd 4; -1 */
+	int		 pending;	/* a peer end kept for this kid while
+					 * it is down and its partner runs;
+					 * -1 */
+	int		 started_once;	/* qmgr gets -i only the first time */
+	long long	 started_ms;	/* monotonic, when forked */
+	long long	 restart_ms;	/* monotonic, when due; 0: not due */
+	int		 backoff;	/* seconds for the next quick crash */
+};
+
+struct session {
+	pid_t		 smtpd;		/* 0 once exited */
+	pid_t		 enqueue;	/* 0 once exited */
+};
+
+struct master {
+	struct conf	*conf;		/* the running configuration */
+	char		 confdir[PATH_MAX];	/* absolute, as conf has it */
+	char		 libexec[PATH_MAX];	/* where our siblings live */
+	char		 spool[PATH_MAX];	/* cwd; fixed until restart */
+	char		 listen[1024];		/* smtpd_listen when bound */
+	char		 listen_text[1024];	/* "A, B" for the log */
+	int		 foreground;
+	int		 stopping;	/* SIGTERM seen: restart nothing */
+
+	int		*lfd;		/* listening sockets */
+	size_t		 nlfd;
+
+	int		 sigpipe[2];	/* self-pipe: signal numbers */
+	int		 pidfd;		/* pid file, locked; -1 */
+	char		 pidpath[PATH_MAX];	/* "" when none was written */
+
+	struct kid	 kid[KID_COUNT];
+
+	struct session	*sess;		/* live sessions, unordered */
+	size_t		 nsess, capsess;
+};
+
+/* master.c */
+long long	 now_ms(void);
+
+/* daemon.c */
+void	 daemon_begin(void);
+void	 daemon_ready(void);
+void	 pidfile_lock(struct master *, int required);
+void	 pidfile_write(struct master *);
+void	 pidfile_remove(struct master *);
+
+/* listen.c */
+void	 listen_open(struct master *);
+void	 listen_close(struct master *);
+
+/* child.c */
+void	 child_init(struct master *);
+void	 child_start(struct master *, int which);
+void	 child_exited(struct master *, int which, int status);
+int	 child_find(const struct master *, pid_t);
+int	 child_timeout(const struct master *);
+void	 child_timers(struct master *);
+void	 child_signal_all(struct master *, int sig);
+pid_t	 child_fork(struct master *);
+void	 child_exec(struct master *, const char *prog, char *const argv[])
+	    __attribute__((noreturn));
+void	 child_place_fds(const int *fds, int n);
+void	 child_devnull(int std_in, int std_out);
+int	 status_text(int status, char *out, size_t outsz);
+
+/* session.c */
+void	 session_accept(struct master *, int lfd);
+int	 session_reaped(struct master *, pid_t, int status);
+void	 session_signal_all(struct master *, int sig);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * session.c: one SMTP connection = one smtpd + one enqueue, joined by a
+ * socketpair that master makes before either drops privilege.
+ *
+ *   enqueue: fd 3 = pair[1]; fd 0/1 /dev/null; uid queue_user; cwd the
+ *            spool; argv -a CLIENTIP (the address comes from the kernel via
+ *            master, never from smtpd, which is exposed to the network)
+ *   smtpd:   fd 0/1 = the connection, fd 3 = pair[0]; starts as root and
+ *            chroots and drops privilege itself once it has read the config
+ *
+ * A session is tracked by its two pids and ends when both have exited; it
+ * counts against smtpd_max_sessions until then. Past the limit a client gets
+ * one 421 line, written without blocking (best effort), and is closed: it
+ * never costs a fork. If the second fork fails, the first half is killed.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+
+#include "log.h"
+#include "priv.h"
+#include "master.h"
+
+#define ACCEPT_BURST	32	/* accepts per wake-up, then back to poll */
+
+/* The numeric client address; an IPv4-mapped IPv6 address as IPv4. */
+static void
+session_client_ip(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		if (inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out,
+		    (socklen_t)n) != NULL)
+			return;
+	} else if (ss->ss_family == AF_INET6) {
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)n) !=
+		    NULL)
+			return;
+	} else if (ss->ss_family == AF_INET) {
+		if (inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)n) !=
+		    NULL)
+			return;
+	}
+	strlcpy(out, "unknown", n);
+}
+
+static void
+session_refuse(struct master *m, int conn, const char *ip)
+{
+	char	 line[CONF_STR_MAX + 80];
+	int	 n;
+
+	log_warn("too many sessions (%d): refused %s",
+	    m->conf->smtpd_max_sessions, ip);
+	n = snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many "
+	    "sessions, try again later\r\n", m->conf->hostname);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)!send(conn, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(conn);
+}
+
+static int
+session_add(struct master *m, pid_t smtpd, pid_t enq)
+{
+	struct session	*v;
+	size_t		 cap;
+
+	if (m->nsess == m->capsess) {
+		cap = m->capsess == 0 ? 16 : m->capsess * 2;
+		if ((v = reallocarray(m->sess, cap, sizeof(*v))) == NULL)
+			return -1;
+		m->sess = v;
+		m->capsess = cap;
+	}
+	m->sess[m->nsess].smtpd = smtpd;
+	m->sess[m->nsess].enqueue = enq;
+	m->nsess++;
+	return 0;
+}
+
+/* Fork the pair for conn. The connection and the pair are closed here. */
+static void
+session_start(struct master *m, int conn, const char *ip)
+{
+	char	*eargv[] = { (char *)"enqueue", (char *)"-c", m->confdir,
+	    (char *)"-a", (char *)ip, NULL };
+	char	*sargv[] = { (char *)"smtpd", (char *)"-c", m->confdir, NULL };
+	int	 pair[2];
+	pid_t	 enq, smtpd = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
+		log_warn_errno("socketpair for %s", ip);
+		close(conn);
+		return;
+	}
+	if ((enq = child_fork(m)) == 0) {
+		child_place_fds(&pair[1], 1);
+		child_devnull(1, 1);
+		closefrom(4);
+		if (priv_is_root())
+			priv_drop(m->conf->queue_user, NULL);
+		child_exec(m, "enqueue", eargv);
+	}
+	if (enq != -1 && (smtpd = child_fork(m)) == 0) {
+		if (dup2(conn, STDIN_FILENO) == -1 ||
+		    dup2(conn, STDOUT_FILENO) == -1)
+			fatal_errno("dup2");
+		child_place_fds(&pair[0], 1);
+		closefrom(4);
+		child_exec(m, "smtpd", sargv);
+	}
+	if (enq == -1 || smtpd == -1) {
+		log_warn_errno("fork for a session from %s", ip);
+		if (enq > 0)
+			kill(enq, SIGTERM);
+		smtpd = 0;
+	}
+	close(pair[0]);
+	close(pair[1]);
+	close(conn);
+	if (enq > 0 && session_add(m, smtpd, enq) == -1) {
+		/* Cannot track it: stop it, and reap it as unknown. */
+		log_warn_errno("session table");
+		kill(enq, SIGTERM);
+		if (smtpd > 0)
+			kill(smtpd, SIGTERM);
+	}
+	log_debug("session from %s: smtpd %ld, enqueue %ld", ip, (long)smtpd,
+	    (long)enq);
+}
+
+void
+session_accept(struct master *m, int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 sl;
+	char		 ip[INET6_ADDRSTRLEN];
+	int		 conn, i;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		sl = sizeof(ss);
+		conn = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		if (conn == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn_errno("accept");
+			return;
+		}
+		session_client_ip(&ss, ip, sizeof(ip));
+		if (m->nsess >= (size_t)m->conf->smtpd_max_sessions)
+			session_refuse(m, conn, ip);
+		else
+			session_start(m, conn, ip);
+	}
+}
+
+/* Cross off pid if it is half of a session: 1, else 0. */
+int
+session_reaped(struct master *m, pid_t pid, int status)
+{
+	struct session	*s;
+	char		 how[96];
+	size_t		 i;
+
+	for (i = 0; i < m->nsess; i++) {
+		s = &m->sess[i];
+		if (s->smtpd != pid && s->enqueue != pid)
+			continue;
+		if (!status_text(status, how, sizeof(how)) &&
+		    WIFSIGNALED(status) && !m->stopping)
+			log_warn("%s (pid %ld) ended: %s", s->smtpd == pid ?
+			    "smtpd" : "enqueue", (long)pid, how);
+		if (s->smtpd == pid)
+			s->smtpd = 0;
+		else
+			s->enqueue = 0;
+		if (s->smtpd == 0 && s->enqueue == 0)
+			m->sess[i] = m->sess[--m->nsess];
+		return 1;
+	}
+	return 0;
+}
+
+void
+session_signal_all(struct master *m, int sig)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nsess; i++) {
+		if (m->sess[i].smtpd > 0)
+			kill(m->sess[i].smtpd, sig);
+		if (m->sess[i].enqueue > 0)
+			kill(m->sess[i].enqueue, sig);
+	}
+}

@@ -1,0 +1,36 @@
+/*
+ * postern.h: the operator command's modules.
+ *
+ *   postern.c  main(): -c CONFDIR, the command table, usage
+ *   control.c  run, start, stop, status, reload (master and its pid file)
+ *   setup.c    setup: system users, the spool, the chroot, virtual base
+ *   makemap.c  makemap NAME, check [-v]
+ *
+ * Every command returns its exit status (sysexits.h; status follows the LSB
+ * init-script convention: 3 means "not running").
+ */
+#ifndef POSTERN_POSTERN_H
+#define POSTERN_POSTERN_H
+
+#include "conf.h"
+
+/* postern.c */
+void	 conf_load_or_exit(struct conf *, const char *confdir);
+void	 say(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 complain(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* control.c */
+int	 cmd_run(const char *confdir, int argc, char **argv);
+int	 cmd_start(const char *confdir, int argc, char **argv);
+int	 cmd_stop(const char *confdir, int argc, char **argv);
+int	 cmd_status(const char *confdir, int argc, char **argv);
+int	 cmd_reload(const char *confdir, int argc, char **argv);
+
+/* setup.c */
+int	 cmd_setup(const char *confdir, int argc, char **argv);
+
+/* makemap.c */
+int	 cmd_makemap(const char *confdir, int argc, char **argv);
+int	 cmd_check(const char *confdir, int argc, char **argv);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * qmgr.h: what the queue manager's modules share (queue/qmgr*.c only).
+ *
+ *   qmgr.c          main: setup, signals, the poll() loop
+ *   qmgr_scan.c     start-up recovery; scans of new/ and deferred/
+ *   qmgr_msg.c      taking a message, routing its recipients, recording
+ *                   outcomes, finishing the message
+ *   qmgr_deliver.c  the job queue and the lspawn protocol ('L' out, 'O' in)
+ *   qmgr_retry.c    the retry schedule: deferring a message
+ *
+ * One struct qmgr holds the whole state of the process; every module takes a
+ * pointer to it. Memory is bounded by qmgr_message_active_limit: only
+ * messages in active/ are in memory, and each keeps one status byte per
+ * recipient plus one small job per recipient still to be delivered.
+ */
+#ifndef POSTERN_QMGR_H
+#define POSTERN_QMGR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "conf.h"
+#include "io.h"
+#include "rcpt.h"
+#include "spool.h"
+
+struct qmsg;
+
+/* One recipient to hand to lspawn. */
+struct qjob {
+	struct qjob	*next;
+	struct qmsg	*msg;
+	uint64_t	 reqid;		/* of the last 'L' sent; 0: never sent */
+	size_t		 index;		/* into the queue file's 'R' records */
+	char		 kind;		/* 'u' system user, 'v' virtual */
+	char		*rcpt;		/* the address, for Delivered-To: */
+	char		*target;	/* user name or mailbox path */
+};
+
+struct qjobq {
+	struct qjob	*head;
+	struct qjob	*tail;
+	size_t		 n;
+};
+
+/* One message in active/. */
+struct qmsg {
+	struct qmsg	*prev, *next;
+	char		 id[SPOOL_ID_MAX + 1];
+	long long	 arrival;
+	char		*sender;	/* "" for the null sender */
+	size_t		 nrcpt;
+	char		*status;	/* per recipient, this pass: 0, K, Z, D */
+	size_t		 pending;	/* recipients still without one */
+};
+
+struct qmgr {
+	struct conf	 conf;
+	struct rcpt_tables tables;
+	struct qmsg	*msgs;		/* every message in active/ */
+	size_t		 nactive;
+	int		 backlog;	/* a scan stopped at the active limit */
+	time_t		 next_due;	/* earliest deferred mtime known; 0 none */
+	struct qjobq	 pending;	/* jobs not yet sent to lspawn */
+	struct qjobq	 outstanding;	/* sent, waiting for their 'O' */
+	uint64_t	 reqid;		/* last request id used */
+	int		 lspawn_fd;	/* -1 while master has not given one */
+	struct io	 lspawn;
+};
+
+/* qmgr_scan.c */
+void	 qmgr_recover(struct qmgr *, int initial);
+void	 qmgr_scan_new(struct qmgr *);
+void	 qmgr_scan_deferred(struct qmgr *, time_t now);
+void	 qmgr_corrupt(const char *dir, const char *name, const char *why);
+
+/* qmgr_msg.c */
+void	 qmgr_msg_take(struct qmgr *, const char *dir, const char *id);
+void	 qmgr_msg_outcome(struct qmgr *, struct qjob *, char status,
+	    const char *code, const char *text);
+void	*qmgr_xcalloc(size_t n, size_t size);
+char	*qmgr_xstrdup(const char *);
+
+/* qmgr_deliver.c */
+void	 qmgr_job_add(struct qmgr *, struct qjob *);
+void	 qmgr_job_free(struct qjob *);
+void	 qmgr_deliver_pump(struct qmgr *);
+void	 qmgr_deliver_read(struct qmgr *);
+void	 qmgr_deliver_attach(struct qmgr *, int fd);
+void	 qmgr_deliver_lost(struct qmgr *, const char *why);
+
+/* qmgr_retry.c */
+time_t	 qmgr_retry_delay(const struct conf *, time_t now, long long arrival);
+void	 qmgr_retry_defer(struct qmgr *, const char *id, time_t when);
+
+#endif

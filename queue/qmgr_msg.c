@@ -1,0 +1,339 @@
+/*
+ * qmgr_msg.c: one message's pass through the queue manager.
+ *
+ * qmgr_msg_take() moves dir/ID into active/, reads and checks the queue file
+ * (common/qfile.c), reads state/ID to skip recipients already done (K or D
+ * from an earlier pass), routes the others (common/rcpt.c, asked again now
+ * because tables may have changed since RCPT time), records the outcomes it
+ * can decide alone (unknown user, remote, lookup failure) in one write and
+ * one fsync, and queues a job for each local or virtual delivery.
+ *
+ * qmgr_msg_outcome() records lspawn's answer for one recipient in state/ID
+ * before acting on it (DESIGN.md invariants: at-least-once). When every
+ * recipient has an outcome in this pass the message is finished: removed
+ * when all are K or D, deferred (qmgr_retry.c) when any is Z.
+ *
+ * Failures here are never fatal: a corrupt file goes to corrupt/, an I/O
+ * error defers the message by queue_retry_min_seconds. Only memory
+ * exhaustion is fatal (the environment).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bsd/string.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "log.h"
+#include "qfile.h"
+#include "qstate.h"
+#include "rcpt.h"
+#include "spool.h"
+#include "qmgr.h"
+
+/* Outcomes qmgr decides without lspawn. */
+enum { LOCAL_NONE, LOCAL_UNKNOWN, LOCAL_REMOTE, LOCAL_TEMPFAIL,
+    LOCAL_BADADDR, LOCAL_UNRECORDED };
+#define UNRECORDED_CODE	"4.3.0"
+#define UNRECORDED_TEXT	"outcome could not be recorded in state/"
+
+static const struct {
+	char		 status;
+	const char	*relay;
+	const char	*code;
+	const char	*text;
+} local_outcome[] = {
+	[LOCAL_UNKNOWN] =  { 'D', "local", "5.1.1", "user unknown" },
+	/* Remote delivery (rspawn) is not written yet: such mail waits in
+	 * deferred/ and is retried on the normal schedule. */
+	[LOCAL_REMOTE] =   { 'Z', "none", "4.4.0",
+	    "remote delivery is not available yet" },
+	[LOCAL_TEMPFAIL] = { 'Z', "local", "4.3.0",
+	    "temporary lookup failure" },
+	/* qfile_read() checked the syntax already; this is the belt. */
+	[LOCAL_BADADDR] =  { 'D', "local", "5.1.3",
+	    "bad recipient address syntax" },
+	/* qstate_append() failed (a full disk): nothing was promised. */
+	[LOCAL_UNRECORDED] = { 'Z', "local", UNRECORDED_CODE,
+	    UNRECORDED_TEXT },
+};
+
+static void	 msg_log(const struct qmsg *, const char *rcpt,
+		    const char *relay, char status, const char *code,
+		    const char *text);
+static int	 msg_route(struct qmgr *, struct qmsg *, size_t index,
+		    const char *rcpt);
+static void	 msg_done(struct qmgr *, struct qmsg *);
+static void	 msg_free(struct qmgr *, struct qmsg *);
+
+void *
+qmgr_xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size)) == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+char *
+qmgr_xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("out of memory");
+	return p;
+}
+
+/* "ID: to=<rcpt>, relay=R, delay=N, status=sent (2.0.0 text)".
+ * log.c turns control characters into '?', so agent text is safe here. */
+static void
+msg_log(const struct qmsg *m, const char *rcpt, const char *relay,
+    char status, const char *code, const char *text)
+{
+	const char	*word;
+	long long	 delay;
+
+	word = status == 'K' ? "sent" : status == 'D' ? "bounced" :
+	    "deferred";
+	delay = (long long)time(NULL) - m->arrival;
+	if (delay < 0)
+		delay = 0;
+	log_info("%s: to=<%s>, relay=%s, delay=%lld, status=%s (%s %s)",
+	    m->id, rcpt, relay, delay, word, code, text);
+}
+
+/*
+ * Route recipient index: queue a job (returns LOCAL_NONE) or name the
+ * outcome decided here.
+ */
+static int
+msg_route(struct qmgr *q, struct qmsg *m, size_t index, const char *rcpt)
+{
+	struct rcpt_route route;
+	struct addr	 a;
+	struct qjob	*j;
+	const char	*why;
+
+	if (addr_parse_mailbox(rcpt, ADDR_UTF8 | ADDR_POSTMASTER, &a,
+	    &why) == -1)
+		return LOCAL_BADADDR;
+	memset(&route, 0, sizeof(route));
+	switch (rcpt_resolve(&q->tables, &a, &route)) {
+	case RCPT_USER:
+	case RCPT_VIRTUAL:
+		break;
+	case RCPT_UNKNOWN:
+		return LOCAL_UNKNOWN;
+	case RCPT_REMOTE:
+		return LOCAL_REMOTE;
+	case RCPT_TEMPFAIL:
+	default:
+		return LOCAL_TEMPFAIL;
+	}
+	j = qmgr_xcalloc(1, sizeof(*j));
+	j->msg = m;
+	j->index = index;
+	j->rcpt = qmgr_xstrdup(rcpt);
+	if (route.kind == RCPT_USER) {
+		j->kind = 'u';
+		j->target = qmgr_xstrdup(route.user);
+	} else {
+		j->kind = 'v';
+		j->target = qmgr_xstrdup(route.mailbox);
+	}
+	qmgr_job_add(q, j);
+	return LOCAL_NONE;
+}
+
+void
+qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
+{
+	char		 from[PATH_MAX], path[PATH_MAX];
+	struct qenv	 env;
+	struct buf	 err = BUF_INIT, batch = BUF_INIT;
+	struct qstate_rcpt *st = NULL;
+	unsigned char	*local = NULL;
+	struct qmsg	*m;
+	size_t		 i;
+	int		 fd, rc, saved;
+
+	if (spool_path(from, sizeof(from), dir, id) == -1 ||
+	    spool_path(path, sizeof(path), SPOOL_ACTIVE, id) == -1)
+		return;
+	if (rename(from, path) == -1) {
+		/* ENOENT: moved away meanwhile ("postern hold", delete). */
+		if (errno != ENOENT)
+			log_warn_errno("%s: rename %s %s", id, from, path);
+		return;
+	}
+
+	qenv_init(&env);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn_errno("%s: open %s", id, path);
+		goto ioerr;
+	}
+	rc = qfile_read(fd, &env, &err);
+	saved = errno;
+	close(fd);
+	if (rc == QFILE_CORRUPT) {
+		qmgr_corrupt(SPOOL_ACTIVE, id, buf_str(&err));
+		goto out;
+	}
+	if (rc != QFILE_OK) {
+		errno = saved;
+		log_warn_errno("%s: read %s", id, path);
+		goto ioerr;
+	}
+	if (strcmp(env.id, id) != 0)
+		log_warn("%s: queue file names itself %s", id, env.id);
+
+	st = qmgr_xcalloc(env.nrcpt, sizeof(*st));
+	if (qstate_read(id, st, env.nrcpt) == -1) {
+		log_warn_errno("%s: read %s/%s", id, SPOOL_STATE, id);
+		goto ioerr;
+	}
+
+	m = qmgr_xcalloc(1, sizeof(*m));
+	strlcpy(m->id, id, sizeof(m->id));
+	m->arrival = env.arrival;
+	m->sender = qmgr_xstrdup(env.sender);
+	m->nrcpt = env.nrcpt;
+	m->status = qmgr_xcalloc(env.nrcpt, 1);
+	m->next = q->msgs;
+	if (q->msgs != NULL)
+		q->msgs->prev = m;
+	q->msgs = m;
+	q->nactive++;
+
+	/* Route first, then record what was decided here in one write. */
+	local = qmgr_xcalloc(env.nrcpt, 1);
+	for (i = 0; i < env.nrcpt; i++) {
+		if (st[i].status == 'K' || st[i].status == 'D') {
+			m->status[i] = st[i].status;	/* an earlier pass */
+			continue;
+		}
+		m->pending++;
+		local[i] = (unsigned char)msg_route(q, m, i, env.rcpt[i]);
+		if (local[i] != LOCAL_NONE &&
+		    qstate_put(&batch, i, local_outcome[local[i]].status,
+		    local_outcome[local[i]].code,
+		    local_outcome[local[i]].text) == -1)
+			fatal("%s: state record too large", id);
+	}
+	if (batch.len > 0 && qstate_append(id, &batch) == -1) {
+		/* Not recorded, not promised: this pass counts them as Z,
+		 * the next pass decides again. */
+		log_warn_errno("%s: cannot record outcomes in %s/%s, "
+		    "retrying later", id, SPOOL_STATE, id);
+		for (i = 0; i < env.nrcpt; i++)
+			if (local[i] != LOCAL_NONE)
+				local[i] = LOCAL_UNRECORDED;
+	}
+	for (i = 0; i < env.nrcpt; i++) {
+		if (local[i] == LOCAL_NONE)
+			continue;
+		m->status[i] = local_outcome[local[i]].status;
+		m->pending--;
+		msg_log(m, env.rcpt[i], local_outcome[local[i]].relay,
+		    m->status[i], local_outcome[local[i]].code,
+		    local_outcome[local[i]].text);
+	}
+	if (m->pending == 0)
+		msg_done(q, m);
+	goto out;
+
+ioerr:
+	/* Leave the file alone for a while: a full disk or a flaky device
+	 * is not helped by trying again at once. */
+	qmgr_retry_defer(q, id,
+	    time(NULL) + q->conf.queue_retry_min_seconds);
+out:
+	free(local);
+	free(st);
+	qenv_free(&env);
+	buf_free(&err);
+	buf_free(&batch);
+}
+
+void
+qmgr_msg_outcome(struct qmgr *q, struct qjob *j, char status,
+    const char *code, const char *text)
+{
+	struct qmsg	*m = j->msg;
+	struct buf	 rec = BUF_INIT;
+
+	if (m->status[j->index] != 0)
+		panic("%s: recipient %zu has two outcomes in one pass",
+		    m->id, j->index);
+	if (qstate_put(&rec, j->index, status, code, text) == -1 ||
+	    qstate_append(m->id, &rec) == -1) {
+		log_warn_errno("%s: cannot record the outcome for <%s> "
+		    "(%c %s), will deliver again", m->id, j->rcpt, status,
+		    code);
+		status = 'Z';
+		code = UNRECORDED_CODE;
+		text = UNRECORDED_TEXT;
+	}
+	buf_free(&rec);
+	msg_log(m, j->rcpt, "local", status, code, text);
+	m->status[j->index] = status;
+	m->pending--;
+	qmgr_job_free(j);
+	if (m->pending == 0)
+		msg_done(q, m);
+}
+
+/*
+ * Every recipient has an outcome in this pass. Removal order: queue file
+ * first, state file second; a crash in between leaves an orphan state file,
+ * which qmgr_recover() removes, never a queue file without its state.
+ */
+static void
+msg_done(struct qmgr *q, struct qmsg *m)
+{
+	char	 path[PATH_MAX];
+	size_t	 i;
+	time_t	 now;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->status[i] == 'Z')
+			break;
+	if (i < m->nrcpt) {
+		now = time(NULL);
+		qmgr_retry_defer(q, m->id,
+		    now + qmgr_retry_delay(&q->conf, now, m->arrival));
+	} else if (spool_path(path, sizeof(path), SPOOL_ACTIVE, m->id) == 0) {
+		if (unlink(path) == -1)
+			log_warn_errno("%s: unlink %s", m->id, path);
+		else {
+			if (spool_path(path, sizeof(path), SPOOL_STATE,
+			    m->id) == 0 && unlink(path) == -1 &&
+			    errno != ENOENT)
+				log_warn_errno("%s: unlink %s", m->id, path);
+			log_info("%s: removed", m->id);
+		}
+	}
+	msg_free(q, m);
+}
+
+static void
+msg_free(struct qmgr *q, struct qmsg *m)
+{
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		q->msgs = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	q->nactive--;
+	free(m->sender);
+	free(m->status);
+	free(m);
+}

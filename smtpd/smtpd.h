@@ -1,0 +1,206 @@
+/*
+ * smtpd.h: what the files of smtpd share.
+ *
+ * smtpd.c   main(): setup, privilege drop, the session loop and its switch
+ * session.c one function per SMTP command that has more than a reply
+ * command.c parsing a command line (pure functions, unit-tested)
+ * data.c    reading DATA: line reader, the line state machine, the pump
+ * enqueue.c the request/reply round trip with enqueue on fd 3
+ * reply.c   replies to the client, error counting, reply text checks
+ *
+ * Everything here is per session: one smtpd process serves one connection,
+ * so there is exactly one struct session, owned by main().
+ */
+#ifndef POSTERN_SMTPD_H
+#define POSTERN_SMTPD_H
+
+#include <stddef.h>
+#include "addr.h"
+#include "buf.h"
+#include "conf.h"
+#include "io.h"
+
+/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
+#define SMTPD_REPLY_MAX		510
+/* 'D' records carry at most this much message (one buffer per session). */
+#define SMTPD_DATA_CHUNK	(64 * 1024)
+
+/* ---- command.c: parsing (no I/O, no state) ---- */
+
+enum smtpd_verb {
+	/* pseudo-verbs: what the line reader found instead of a command */
+	VERB_EMPTY,		/* an empty line */
+	VERB_LONG,		/* longer than smtpd_command_line_limit */
+	VERB_NUL,		/* a NUL byte in the line */
+	VERB_BADCR,		/* a CR that is not part of the CRLF ending */
+	VERB_UNKNOWN,
+	/* RFC 5321 4.1.1 */
+	VERB_HELO, VERB_EHLO, VERB_MAIL, VERB_RCPT, VERB_DATA, VERB_RSET,
+	VERB_NOOP, VERB_QUIT, VERB_VRFY, VERB_EXPN, VERB_HELP,
+	/* RFC 2821 F.1, F.6: never offered, answered 502 */
+	VERB_SEND, VERB_SAML, VERB_SOML, VERB_TURN
+};
+
+struct smtpd_cmd {
+	enum smtpd_verb	 verb;
+	const char	*name;	/* "MAIL", for logs; "" for pseudo-verbs */
+	const char	*args;	/* after the verb's SP, trailing blanks cut;
+				 * "" when there is none */
+};
+
+/* MAIL FROM:<path> [SP params]  /  RCPT TO:<path> [SP params] */
+struct smtpd_path {
+	struct addr	 addr;
+	char		 text[ADDR_TEXT_MAX];	/* addr_format()ted */
+	long long	 size;		/* SIZE=, 0 if none (MAIL only) */
+	int		 body8;		/* BODY=8BITMIME (MAIL only) */
+};
+
+/* Cut the line ending ("\r\n", or a lone "\n" which we tolerate at the end
+ * of a command) off line, then say what is wrong with what is left:
+ * VERB_NUL, VERB_BADCR, or VERB_UNKNOWN meaning "fine, parse it". */
+enum smtpd_verb	 cmd_line_check(struct buf *line);
+/* Split a checked line (NUL-free, no line ending) into verb and
+ * arguments. The line is modified (NUL after the verb, blanks cut). */
+void		 cmd_parse(char *line, struct smtpd_cmd *);
+/* "FROM:<path> [params]" for MAIL. 0, or -1 with the whole reply line
+ * (no CRLF) in reply. esmtp: params are allowed at all (EHLO was used);
+ * size_limit: message_size_limit, 0 for none. */
+int		 cmd_mail_args(const char *args, int esmtp,
+		    long long size_limit, struct smtpd_path *,
+		    char *reply, size_t replysz);
+/* "TO:<path> [params]" for RCPT: no params are supported. */
+int		 cmd_rcpt_args(const char *args, struct smtpd_path *,
+		    char *reply, size_t replysz);
+/* An EHLO/HELO argument: a domain or an address literal, where '_' is
+ * tolerated inside labels (Windows host names). 1 valid, 0 not. */
+int		 cmd_helo_valid(const char *name);
+
+/* ---- reply.c ---- */
+
+struct session;
+
+/* "NNN text" to the client (buffered; see smtpd.c on PIPELINING).
+ * A 4xx/5xx reply counts towards smtpd_max_errors; reaching it adds the
+ * 421 and ends the session. */
+void		 reply(struct session *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* The same, without counting (421s, the 452 recipient overshoot). */
+void		 reply_nocount(struct session *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* reply() plus the "reject:" log line for MAIL, RCPT, DATA, EHLO. */
+void		 reject(struct session *, const char *verb, const char *to,
+		    const char *fmt, ...)
+		    __attribute__((format(printf, 4, 5)));
+/* 421 HOSTNAME Error: ...: the last reply of the session. */
+void		 reply_close(struct session *, const char *code,
+		    const char *what);
+/* An SMTP reply line from enqueue that we may send as it is:
+ * [45]NN SP printable ASCII, at most SMTPD_REPLY_MAX octets. 1 or 0. */
+int		 reply_text_valid(const char *);
+
+/* ---- enqueue.c ---- */
+
+/* Send a request of n fields and wait for its one reply: 'K' (text in
+ * s->qtext: "" or the queue ID), 'E' (s->qtext is a reply line safe to send:
+ * enqueue's own, or our 451 when its was malformed), or -1: enqueue is gone
+ * or broke the protocol (logged; the session must end). */
+int		 enqueue_ask(struct session *, int type,
+		    const char *const *f, size_t n);
+/* Message bytes in a 'D' record, no reply. 0 or -1 (enqueue gone). */
+int		 enqueue_data(struct session *, const void *, size_t);
+
+/* ---- data.c ---- */
+
+enum data_problem {
+	DATA_OK = 0,
+	DATA_BARE,		/* bare CR or bare LF */
+	DATA_NUL,		/* a NUL byte */
+	DATA_LONG,		/* a line past smtpd_text_line_limit */
+	DATA_SIZE		/* past message_size_limit */
+};
+
+/* The DATA line state machine: fed one line at a time, exactly as it came
+ * (its LF included), it finds the end, unstuffs, converts CRLF to LF and
+ * notes the first problem. */
+struct data_state {
+	size_t		 line_limit;	/* octets incl. CRLF, dot not counted */
+	long long	 size_limit;	/* 0: none */
+	long long	 size;		/* octets received so far */
+	int		 crlf;		/* the previous line ended in CRLF */
+	enum data_problem problem;	/* the first one found */
+};
+
+void		 data_init(struct data_state *, size_t line_limit,
+		    long long size_limit);
+/* One line (len bytes, ending in '\n'). toolong: the reader cut the line
+ * and line holds only its ending ("\r\n" or "\n"). Message bytes go to out
+ * while there is no problem. 1: this was the end-of-data line; 0: not;
+ * -1: out is full (the caller sized it wrong: a bug). */
+int		 data_line(struct data_state *, const char *line, size_t len,
+		    int toolong, struct buf *out);
+/* Read one line of DATA from in into line (its LF included). A line longer
+ * than max octets is read to its end and dropped: *toolong is set and line
+ * holds only its ending. Before blocking, out (the client's output side)
+ * is flushed, so the 354 and earlier pipelined replies go out.
+ * 1 a line; 0 EOF (a partial last line is lost); -1 error (errno). */
+int		 data_getline(struct io *in, struct io *out, struct buf *line,
+		    size_t max, int *toolong);
+
+enum data_result {
+	DATA_DONE,		/* ended by CRLF.CRLF; see problem */
+	DATA_LOST,		/* the client went away */
+	DATA_TIMEOUT,		/* smtpd_data_timeout_seconds passed */
+	DATA_QUEUE_GONE		/* enqueue went away while we sent */
+};
+/* After the 354: read the message to its end, sending 'D' records while
+ * nothing is wrong. *problem says what was wrong, if anything. */
+enum data_result data_receive(struct session *, enum data_problem *problem);
+/* The reply line for a problem, into out. */
+void		 data_problem_reply(enum data_problem, size_t line_limit,
+		    char *out, size_t outsz);
+
+/* ---- session.c: the commands ---- */
+
+struct session {
+	const struct conf *conf;
+	struct io	 cin;		/* fd 0: client, read side */
+	struct io	 cout;		/* fd 1: client, write side */
+	struct io	 queue;		/* fd 3: enqueue */
+	struct buf	 line;		/* the current line from the client */
+	struct buf	 payload;	/* the current record from enqueue */
+	char		 ip[64];	/* the client, for logs */
+	char		 helo[ADDR_DOMAIN_MAX + 1];
+	char		 qtext[SMTPD_REPLY_MAX + 1];	/* enqueue's answer */
+	const char	*last;		/* last verb, for "lost connection after" */
+	int		 greeted;	/* HELO or EHLO seen */
+	int		 esmtp;		/* and it was EHLO */
+	int		 in_mail;	/* enqueue holds an open transaction */
+	int		 rcpt_tried;	/* a RCPT came in this transaction */
+	size_t		 nrcpt;		/* recipients accepted */
+	size_t		 overshoot;	/* RCPTs refused for being too many */
+	char		 sender[ADDR_TEXT_MAX];
+	int		 errors;	/* 4xx/5xx replies so far */
+	int		 quit;		/* end the session after this command */
+	int		 exit_code;
+};
+
+/* Open the session's buffers on fds 0, 1 and 3. */
+void		 session_init(struct session *, const struct conf *,
+		    const char *ip);
+void		 session_free(struct session *);
+void		 smtpd_helo(struct session *, const struct smtpd_cmd *,
+		    int esmtp);
+void		 smtpd_mail(struct session *, const struct smtpd_cmd *);
+void		 smtpd_rcpt(struct session *, const struct smtpd_cmd *);
+void		 smtpd_data(struct session *, const struct smtpd_cmd *);
+void		 smtpd_rset(struct session *, const struct smtpd_cmd *);
+void		 smtpd_quit(struct session *, const struct smtpd_cmd *);
+/* Drop the open transaction, telling enqueue ('A'). 0, or -1 when
+ * enqueue is gone (nothing was replied: see session_queue_gone). */
+int		 session_abandon(struct session *);
+/* enqueue is gone: 451 for the command at hand (unless it was replied
+ * already), then 421, and the session ends. */
+void		 session_queue_gone(struct session *, int replied);
+
+#endif

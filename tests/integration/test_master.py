@@ -1,0 +1,127 @@
+"""master: supervision, restarts with the survivor kept, the session cap,
+SIGHUP with a good and a bad config, and the operator's start/stop/status."""
+import os
+import signal
+import subprocess
+
+from harness import Instance, Raw, maildir_messages, wait_for
+
+inst = None
+
+
+def setup_module():
+    global inst
+    inst = Instance("master").start()
+
+
+def teardown_module():
+    inst.cleanup()
+
+
+def failure_log():
+    return inst.log()
+
+
+def delivered(tag):
+    md = inst.virtual_maildir("demo/Maildir")
+    inst.send("m@client.test", ["demo@localhost"], ("Subject: %s\r\n\r\nx\r\n" % tag).encode())
+    wait_for(lambda: [m for m in maildir_messages(md) if ("Subject: %s\n" % tag).encode() in m],
+             30, "delivery of %s" % tag)
+
+
+def test_qmgr_restart_keeps_lspawn():
+    qmgr, lspawn = inst.child("qmgr").pid, inst.child("lspawn").pid
+    os.kill(qmgr, signal.SIGKILL)
+    wait_for(lambda: inst.child("qmgr") and inst.child("qmgr").pid != qmgr, 20, "a new qmgr")
+    assert inst.child("lspawn").pid == lspawn
+    delivered("after-qmgr-restart")
+
+
+def test_lspawn_restart_keeps_qmgr():
+    qmgr, lspawn = inst.child("qmgr").pid, inst.child("lspawn").pid
+    os.kill(lspawn, signal.SIGKILL)
+    wait_for(lambda: inst.child("lspawn") and inst.child("lspawn").pid != lspawn, 20, "a new lspawn")
+    assert inst.child("qmgr").pid == qmgr
+    delivered("after-lspawn-restart")
+
+
+def test_session_survives_restarts():
+    r = inst.raw()
+    r.cmd("EHLO client.test")
+    assert r.cmd("MAIL FROM:<m@client.test>")[0] == 250
+    os.kill(inst.child("qmgr").pid, signal.SIGKILL)
+    assert r.cmd("RCPT TO:<demo@localhost>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send("Subject: survived\r\n\r\nx\r\n.\r\n")
+    assert r.reply()[0] == 250
+    r.cmd("QUIT")
+    md = inst.virtual_maildir("demo/Maildir")
+    wait_for(lambda: [m for m in maildir_messages(md) if b"Subject: survived\n" in m], 30, "delivery")
+
+
+def test_reload_refuses_bad_config():
+    inst.write_conf("smtpd_max_sesions = 3\n")       # a typo: unknown key
+    os.kill(inst.master_pid(), signal.SIGHUP)
+    wait_for(lambda: "reload refused" in inst.log(), 10, "the refusal in the log")
+    assert "postern.conf:%d" % (len(inst.conf) + 1) in inst.log()
+    r = inst.postern("reload", check=False)
+    assert r.returncode != 0 and b"postern.conf:" in r.stdout
+    inst.write_conf()
+    delivered("after-bad-reload")
+
+
+def test_session_cap_and_reload():
+    inst.conf["smtpd_max_sessions"] = "2"
+    inst.write_conf()
+    assert inst.postern("reload").returncode == 0
+    wait_for(lambda: "reload" in inst.log(), 10, "the reload")
+
+    def third_refused():
+        a, b = inst.raw(), inst.raw()
+        c = Raw(inst.port)
+        code, lines = c.reply()
+        for x in (a, b, c):
+            x.close()
+        return code == 421 and "4.3.2" in lines[0]
+    wait_for(third_refused, 20, "a 421 for the third session")
+    inst.conf["smtpd_max_sessions"] = "100"
+    inst.write_conf()
+    inst.postern("reload")
+
+
+def test_status_and_stop():
+    r = inst.postern("status", check=False)
+    assert r.returncode == 0 and b"running" in r.stdout
+    tree = [p.pid for p in inst.tree()]
+    assert inst.postern("stop").returncode == 0
+    inst.master.wait(30)
+    assert inst.master.returncode == 0
+    wait_for(lambda: not [p for p in tree if os.path.exists("/proc/%d" % p)], 20, "every process gone")
+    r = inst.postern("status", check=False)
+    assert r.returncode == 3, r
+
+
+def test_start_as_daemon():
+    r = inst.postern("start", check=False)
+    assert r.returncode == 0, r.stdout
+    pid = int(open(inst.conf["pid_file"]).read().strip())
+    wait_for(inst_listening, 20, "the daemon to listen")
+    delivered_daemon()
+    r = inst.postern("start", check=False)
+    assert r.returncode != 0 and b"already running" in r.stdout
+    assert inst.postern("stop").returncode == 0
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid), 20, "the daemon gone")
+
+
+def inst_listening():
+    try:
+        Raw(inst.port).close()
+        return True
+    except OSError:
+        return False
+
+
+def delivered_daemon():
+    md = inst.virtual_maildir("demo/Maildir")
+    inst.send("d@client.test", ["demo@localhost"], b"Subject: daemon\r\n\r\nx\r\n")
+    wait_for(lambda: [m for m in maildir_messages(md) if b"Subject: daemon\n" in m], 30, "delivery")
