@@ -352,7 +352,9 @@ lspawn_make_parents(const struct target *t)
 		*--last = '\0';
 	if ((last = strrchr(path, '/')) == NULL)
 		return;
-	for (p = path + t->made_below + 1; p < last; p++) {
+	/* Each '/' after the base ends a directory to make, up to and
+	 * including the one before the Maildir's own name. */
+	for (p = path + t->made_below + 1; p <= last; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
@@ -360,8 +362,6 @@ lspawn_make_parents(const struct target *t)
 			lspawn_child_fail(path, errno);
 		*p = '/';
 	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST && p == last)
-		lspawn_child_fail(path, errno);
 }
 
 /*

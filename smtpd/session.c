@@ -297,9 +297,9 @@ smtpd_data(struct session *s, const struct smtpd_cmd *cmd)
 		return;
 	}
 	if (r == 'E') {
+		/* enqueue keeps the transaction (protocols.md): the client
+		 * may try DATA again, or RSET. */
 		reject(s, "DATA", NULL, "%s", s->qtext);
-		if (session_abandon(s) == -1)
-			session_queue_gone(s, 1);
 		return;
 	}
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
