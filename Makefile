@@ -3,8 +3,8 @@
 #   make            build every program into build/
 #   make run        install what is missing, build, set up ./run/, run in
 #                   the foreground on 127.0.0.1:2525
-#   make test       install what is missing, build, run every test
-#   make test SANITIZE=1   the same with ASan and UBSan (build-san/)
+#   make test       install what is missing, build, run every test on the
+#                   normal build (build/) and the ASan+UBSan one (build-san/)
 #   make install PREFIX=/usr DESTDIR=...
 #
 # One non-recursive Makefile: each program's sources are its folder's files
@@ -122,9 +122,11 @@ run: deps
 	@sh conf/instance.sh run "$(CURDIR)/run" 2525
 	exec "$(CURDIR)/run/sbin/postern" -c "$(CURDIR)/run/etc" run
 
+# Every test runs twice: on the normal build and on the ASan+UBSan one.
 test: deps-test
-	@$(MAKE) --no-print-directory all units
-	@sh tests/run.sh $(B)
+	@$(MAKE) --no-print-directory SANITIZE= B=build all units
+	@$(MAKE) --no-print-directory SANITIZE=1 B=build-san all units
+	@sh tests/run.sh build build-san
 
 clean:
 	rm -rf build build-san

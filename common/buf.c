@@ -177,3 +177,18 @@ buf_str(const struct buf *b)
 {
 	return b->data != NULL ? b->data : "";
 }
+
+int
+buf_setf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	if (b == NULL)
+		return 0;
+	buf_reset(b);
+	va_start(ap, fmt);
+	rc = buf_vaddf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}

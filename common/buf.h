@@ -38,6 +38,10 @@ int	 buf_addf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 buf_vaddf(struct buf *, const char *, va_list);
 int	 buf_set(struct buf *, const void *, size_t);	/* reset + add */
+/* reset + addf: the "what went wrong" buffers of conf.c, table.c...;
+ * a NULL buffer is allowed and ignored (the caller wants no text). */
+int	 buf_setf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 void	 buf_consume(struct buf *, size_t n);	/* drop n bytes at the front */
 const char *buf_str(const struct buf *);	/* "" when empty, never NULL */
 

@@ -93,23 +93,6 @@ static const struct conf_key keys[] = {
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
-static void
-conf_err(struct buf *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-conf_err(struct buf *err, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL)
-		return;
-	buf_reset(err);
-	va_start(ap, fmt);
-	(void)buf_vaddf(err, fmt, ap);
-	va_end(ap);
-}
-
 static int
 is_blank(char c)
 {
@@ -214,24 +197,24 @@ conf_set(struct conf *c, const struct conf_key *k, const char *value,
 
 	if (k->type == CT_STR) {
 		if (strlen(value) >= k->size) {
-			conf_err(err, "%s: value of %s too long (at most %zu "
+			(void)buf_setf(err, "%s: value of %s too long (at most %zu "
 			    "bytes)", where, k->name, k->size - 1);
 			return -1;
 		}
 		if ((k->flags & CF_NONEMPTY) && *value == '\0') {
-			conf_err(err, "%s: %s may not be empty", where,
+			(void)buf_setf(err, "%s: %s may not be empty", where,
 			    k->name);
 			return -1;
 		}
 		if ((k->flags & CF_ABSPATH) && *value != '\0' &&
 		    *value != '/') {
-			conf_err(err, "%s: %s must be an absolute path",
+			(void)buf_setf(err, "%s: %s must be an absolute path",
 			    where, k->name);
 			return -1;
 		}
 		if ((k->flags & CF_HOSTNAME) && *value != '\0' &&
 		    !addr_domain_valid(value, 0, 0)) {
-			conf_err(err, "%s: %s '%s' is not a valid domain name",
+			(void)buf_setf(err, "%s: %s '%s' is not a valid domain name",
 			    where, k->name, value);
 			return -1;
 		}
@@ -241,10 +224,10 @@ conf_set(struct conf *c, const struct conf_key *k, const char *value,
 
 			if (!listen_valid(value, &bad, &badlen)) {
 				if (bad == NULL)
-					conf_err(err, "%s: %s: no listener",
+					(void)buf_setf(err, "%s: %s: no listener",
 					    where, k->name);
 				else
-					conf_err(err, "%s: %s: '%.*s' is not "
+					(void)buf_setf(err, "%s: %s: '%.*s' is not "
 					    "addr:port or [ipv6]:port",
 					    where, k->name, (int)badlen, bad);
 				return -1;
@@ -259,12 +242,12 @@ conf_set(struct conf *c, const struct conf_key *k, const char *value,
 	v = strtoll(value, &end, 10);
 	if (*value == '\0' || *end != '\0' || !(*value == '-' ||
 	    (*value >= '0' && *value <= '9'))) {
-		conf_err(err, "%s: %s: '%s' is not a decimal number", where,
+		(void)buf_setf(err, "%s: %s: '%s' is not a decimal number", where,
 		    k->name, value);
 		return -1;
 	}
 	if (errno == ERANGE || v < k->min || v > k->max) {
-		conf_err(err, "%s: %s: %s is out of range (%lld..%lld)", where,
+		(void)buf_setf(err, "%s: %s: %s is out of range (%lld..%lld)", where,
 		    k->name, value, k->min, k->max);
 		return -1;
 	}
@@ -291,7 +274,7 @@ static int
 conf_check(const struct conf *c, const char *path, struct buf *err)
 {
 	if (c->queue_retry_min_seconds > c->queue_retry_max_seconds) {
-		conf_err(err, "%s: queue_retry_min_seconds (%d) is greater "
+		(void)buf_setf(err, "%s: queue_retry_min_seconds (%d) is greater "
 		    "than queue_retry_max_seconds (%d)", path,
 		    c->queue_retry_min_seconds, c->queue_retry_max_seconds);
 		return -1;
@@ -319,13 +302,13 @@ conf_parse(struct conf *c, FILE *f, const char *path, struct buf *err)
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%lu", path, lineno);
 		if ((size_t)n != strlen(line)) {
-			conf_err(err, "%s: NUL byte in line", where);
+			(void)buf_setf(err, "%s: NUL byte in line", where);
 			goto out;
 		}
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if ((size_t)n > CONF_LINE_MAX) {
-			conf_err(err, "%s: line too long (more than %d bytes)",
+			(void)buf_setf(err, "%s: line too long (more than %d bytes)",
 			    where, CONF_LINE_MAX);
 			goto out;
 		}
@@ -337,7 +320,7 @@ conf_parse(struct conf *c, FILE *f, const char *path, struct buf *err)
 		if (*key == '\0' || *key == '#')
 			continue;
 		if ((eq = strchr(key, '=')) == NULL) {
-			conf_err(err, "%s: missing '=' (want \"key = value\")",
+			(void)buf_setf(err, "%s: missing '=' (want \"key = value\")",
 			    where);
 			goto out;
 		}
@@ -347,15 +330,15 @@ conf_parse(struct conf *c, FILE *f, const char *path, struct buf *err)
 			eq--;
 		*eq = '\0';
 		if (*key == '\0') {
-			conf_err(err, "%s: missing key before '='", where);
+			(void)buf_setf(err, "%s: missing key before '='", where);
 			goto out;
 		}
 		if ((k = conf_find(key)) == NULL) {
-			conf_err(err, "%s: unknown key '%s'", where, key);
+			(void)buf_setf(err, "%s: unknown key '%s'", where, key);
 			goto out;
 		}
 		if (seen[k - keys]) {
-			conf_err(err, "%s: repeated key '%s'", where, key);
+			(void)buf_setf(err, "%s: repeated key '%s'", where, key);
 			goto out;
 		}
 		seen[k - keys] = 1;
@@ -363,7 +346,7 @@ conf_parse(struct conf *c, FILE *f, const char *path, struct buf *err)
 			goto out;
 	}
 	if (ferror(f)) {
-		conf_err(err, "%s: %s", path, strerror(errno ? errno : EIO));
+		(void)buf_setf(err, "%s: %s", path, strerror(errno ? errno : EIO));
 		goto out;
 	}
 	rc = 0;
@@ -383,7 +366,7 @@ conf_hostname(struct conf *c, const char *path, struct buf *err)
 	if (c->hostname[0] != '\0')
 		return 0;
 	if (gethostname(name, sizeof(name)) == -1) {
-		conf_err(err, "%s: hostname: gethostname: %s", path,
+		(void)buf_setf(err, "%s: hostname: gethostname: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -393,7 +376,7 @@ conf_hostname(struct conf *c, const char *path, struct buf *err)
 		    (unsigned char)name[i] >= 0x7f)
 			break;
 	if (i == 0 || name[i] != '\0') {
-		conf_err(err, "%s: the system host name is not usable; set "
+		(void)buf_setf(err, "%s: the system host name is not usable; set "
 		    "hostname", path);
 		return -1;
 	}
@@ -411,23 +394,23 @@ conf_load(struct conf *conf, const char *confdir, struct buf *err)
 	int		 rc = -1;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		conf_err(err, "%s: %s", confdir, strerror(errno));
+		(void)buf_setf(err, "%s: %s", confdir, strerror(errno));
 		return -1;
 	}
 	if (realpath(confdir, c->confdir) == NULL) {
-		conf_err(err, "%s: %s", confdir, strerror(errno));
+		(void)buf_setf(err, "%s: %s", confdir, strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < NKEYS; i++)
 		if (conf_set(c, &keys[i], keys[i].def, "(default)", err) == -1)
 			goto out;	/* a bug in the table: test_conf */
 	if (conf_path(c, CONF_NAME, path, sizeof(path)) == -1) {
-		conf_err(err, "%s/%s: %s", c->confdir, CONF_NAME,
+		(void)buf_setf(err, "%s/%s: %s", c->confdir, CONF_NAME,
 		    strerror(ENAMETOOLONG));
 		goto out;
 	}
 	if ((f = fopen(path, "re")) == NULL) {
-		conf_err(err, "%s: %s", path, strerror(errno));
+		(void)buf_setf(err, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (conf_parse(c, f, path, err) == -1) {

@@ -136,23 +136,6 @@ table_lookup(struct table *t, const char *key, struct buf *value)
 	return 1;
 }
 
-static void
-build_err(struct buf *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-build_err(struct buf *err, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL)
-		return;
-	buf_reset(err);
-	va_start(ap, fmt);
-	(void)buf_vaddf(err, fmt, ap);
-	va_end(ap);
-}
-
 static int
 is_blank(char c)
 {
@@ -175,7 +158,7 @@ build_records(FILE *f, const char *src, struct cdb_make *cm, struct buf *err)
 
 		lineno++;
 		if ((size_t)n != strlen(line)) {
-			build_err(err, "%s:%lu: NUL byte in line", src, lineno);
+			(void)buf_setf(err, "%s:%lu: NUL byte in line", src, lineno);
 			goto out;
 		}
 		if (n > 0 && line[n - 1] == '\n')
@@ -183,7 +166,7 @@ build_records(FILE *f, const char *src, struct cdb_make *cm, struct buf *err)
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
 		if ((size_t)n > TABLE_LINE_MAX) {
-			build_err(err, "%s:%lu: line too long (more than %d "
+			(void)buf_setf(err, "%s:%lu: line too long (more than %d "
 			    "bytes)", src, lineno, TABLE_LINE_MAX);
 			goto out;
 		}
@@ -201,7 +184,7 @@ build_records(FILE *f, const char *src, struct cdb_make *cm, struct buf *err)
 		while (e > value && is_blank(e[-1]))
 			*--e = '\0';
 		if (*value == '\0') {
-			build_err(err, "%s:%lu: missing value for key '%s'",
+			(void)buf_setf(err, "%s:%lu: missing value for key '%s'",
 			    src, lineno, key);
 			goto out;
 		}
@@ -209,17 +192,17 @@ build_records(FILE *f, const char *src, struct cdb_make *cm, struct buf *err)
 		r = cdb_make_put(cm, key, (unsigned)strlen(key), value,
 		    (unsigned)strlen(value), CDB_PUT_INSERT);
 		if (r == -1) {
-			build_err(err, "%s: write: %s", src, strerror(errno));
+			(void)buf_setf(err, "%s: write: %s", src, strerror(errno));
 			goto out;
 		}
 		if (r > 0) {
-			build_err(err, "%s:%lu: duplicate key '%s'", src,
+			(void)buf_setf(err, "%s:%lu: duplicate key '%s'", src,
 			    lineno, key);
 			goto out;
 		}
 	}
 	if (ferror(f)) {
-		build_err(err, "%s: read: %s", src, strerror(errno ? errno : EIO));
+		(void)buf_setf(err, "%s: read: %s", src, strerror(errno ? errno : EIO));
 		goto out;
 	}
 	rc = 0;
@@ -258,33 +241,33 @@ table_build(const char *src, const char *dst, struct buf *err)
 	int		 fd = -1, made = 0, rc = -1;
 
 	if ((f = fopen(src, "re")) == NULL) {
-		build_err(err, "%s: %s", src, strerror(errno));
+		(void)buf_setf(err, "%s: %s", src, strerror(errno));
 		return -1;
 	}
 	if (fstat(fileno(f), &st) == -1) {
-		build_err(err, "%s: %s", src, strerror(errno));
+		(void)buf_setf(err, "%s: %s", src, strerror(errno));
 		goto out;
 	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", dst,
 	    (long)getpid()) >= sizeof(tmp)) {
-		build_err(err, "%s: %s", dst, strerror(ENAMETOOLONG));
+		(void)buf_setf(err, "%s: %s", dst, strerror(ENAMETOOLONG));
 		goto out;
 	}
 	/* O_RDWR: tinycdb reads earlier records back to find duplicates. */
 	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
 	    -1) {
-		build_err(err, "%s: %s", tmp, strerror(errno));
+		(void)buf_setf(err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	made = 1;
 	/* The table gets its source's permissions (a "passwd" table of
 	 * crypt(3) hashes is as private as its text), not the umask's. */
 	if (fchmod(fd, st.st_mode & 0666) == -1) {
-		build_err(err, "%s: chmod: %s", tmp, strerror(errno));
+		(void)buf_setf(err, "%s: chmod: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (cdb_make_start(&cm, fd) == -1) {
-		build_err(err, "%s: %s", tmp, strerror(errno));
+		(void)buf_setf(err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (build_records(f, src, &cm, err) == -1) {
@@ -292,27 +275,27 @@ table_build(const char *src, const char *dst, struct buf *err)
 		goto out;
 	}
 	if (cdb_make_finish(&cm) == -1) {
-		build_err(err, "%s: write: %s", tmp, strerror(errno));
+		(void)buf_setf(err, "%s: write: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (fsync(fd) == -1) {
-		build_err(err, "%s: fsync: %s", tmp, strerror(errno));
+		(void)buf_setf(err, "%s: fsync: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
-		build_err(err, "%s: close: %s", tmp, strerror(errno));
+		(void)buf_setf(err, "%s: close: %s", tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, dst) == -1) {
-		build_err(err, "%s: rename to %s: %s", tmp, dst,
+		(void)buf_setf(err, "%s: rename to %s: %s", tmp, dst,
 		    strerror(errno));
 		goto out;
 	}
 	made = 0;
 	if (fsync_dir_of(dst) == -1) {
-		build_err(err, "%s: fsync of its directory: %s", dst,
+		(void)buf_setf(err, "%s: fsync of its directory: %s", dst,
 		    strerror(errno));
 		goto out;
 	}

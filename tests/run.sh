@@ -1,10 +1,10 @@
 #!/bin/sh
-# tests/run.sh BUILDDIR: every unit test binary, then the integration suite;
-# adds up their "N passed, N failed" lines and ends with the total.
+# tests/run.sh BUILDDIR...: for each build (build/, build-san/), every unit
+# test binary, then the integration suite; adds up their "N passed, N failed"
+# lines and ends with the total.
 # Integration tests need root (real users, chroot, tmpfs); without root they
 # are reported as skipped, and the run fails so that nobody mistakes a
 # partial run for a green one (CI runs as root).
-b=${1:-build}
 pass=0 fail=0 status=0
 tally() {	# tally LOGFILE: add the last "N passed, N failed" line of it
 	line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
@@ -14,11 +14,13 @@ tally() {	# tally LOGFILE: add the last "N passed, N failed" line of it
 	pass=$((pass + p)); fail=$((fail + f))
 }
 log=$(mktemp)
+for b in "${@:-build}"; do
+echo "== $b"
 for t in "$b"/tests/test_*; do
 	[ -x "$t" ] || continue
 	"$t" > "$log" 2>&1 || status=1
 	echo "unit $(basename "$t"): $(tail -n 1 "$log")"
-	grep FAIL "$log" | head -20
+	grep -E 'FAIL|Sanitizer|runtime error' "$log" | head -20
 	tally "$log"
 done
 if [ "$(id -u)" = 0 ]; then
@@ -29,6 +31,7 @@ else
 	echo "integration: skipped (needs root: real users, chroot, tmpfs)"
 	status=1
 fi
+done
 rm -f "$log"
 echo "total: $pass passed, $fail failed"
 exit $status

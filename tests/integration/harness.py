@@ -262,11 +262,17 @@ class Instance:
         self.master = None
 
     def cleanup(self):
+        """Stop, remove, and fail if any process reported a sanitizer error
+        (a SANITIZE=1 build prints them on the stderr master logs to)."""
         self.stop()
-        if os.environ.get("POSTERN_KEEP"):
-            return
-        subprocess.run(["umount", "-l", self.spool], stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        log = self.log()
+        if not os.environ.get("POSTERN_KEEP"):
+            subprocess.run(["umount", "-l", self.spool], stderr=subprocess.DEVNULL)
+            shutil.rmtree(self.dir, ignore_errors=True)
+        for mark in ("Sanitizer", "runtime error:"):
+            if mark in log:
+                i = log.index(mark)
+                raise AssertionError("%s in the log of %s:\n%s" % (mark, self.name, log[max(0, i - 2000):i + 3000]))
 
     def log(self):
         try:

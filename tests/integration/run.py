@@ -46,7 +46,7 @@ def main():
             print("FAIL %s.setup_module" % modname, flush=True)
             traceback.print_exc()
             failed += len(tests)
-            teardown(mod, modname)
+            failed += 0 if teardown(mod, modname) else 1
             continue
         for name, fn in tests:
             t0 = time.monotonic()
@@ -64,19 +64,23 @@ def main():
                         print(log()[-4000:])
                     except Exception:
                         pass
-        teardown(mod, modname)
+        if not teardown(mod, modname):
+            failed += 1
     print("integration: %.0fs" % (time.monotonic() - start))
     print("%d passed, %d failed" % (passed, failed), flush=True)
     return 1 if failed else 0
 
 
 def teardown(mod, modname):
+    """True if teardown_module passed (it checks for sanitizer reports)."""
     try:
         if hasattr(mod, "teardown_module"):
             mod.teardown_module()
+        return True
     except Exception:
-        print("warning: %s.teardown_module failed" % modname)
+        print("FAIL %s.teardown_module" % modname, flush=True)
         traceback.print_exc()
+        return False
 
 
 if __name__ == "__main__":

@@ -43,22 +43,17 @@ def queued():
 
 
 def fill(path):
-    """Write until the file system says ENOSPC."""
-    with open(path, "wb") as f:
-        chunk = b"\0" * 65536
-        try:
-            while True:
-                f.write(chunk)
-                f.flush()
-        except OSError:
-            pass
-    with open(path, "ab") as f:   # the last page or so
-        try:
-            while True:
-                f.write(b"\0" * 512)
-                f.flush()
-        except OSError:
-            pass
+    """Write until the file system says ENOSPC, in smaller and smaller pieces."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 65536, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def test_full_spool_gives_452_and_loses_nothing():
@@ -75,7 +70,7 @@ def test_full_spool_gives_452_and_loses_nothing():
     fill(filler)
     # SIZE declared: refused at MAIL
     try:
-        inst.send("s@client.test", ["demo@localhost"], b"Subject: full-1\r\n\r\n" + b"y" * 100000)
+        inst.send("s@client.test", ["demo@localhost"], b"Subject: full-1\r\n\r\n" + b"y" * 78 + b"\r\n" * 1 + (b"y" * 78 + b"\r\n") * 1300)
         assert False, "accepted on a full spool"
     except smtplib.SMTPSenderRefused as e:
         assert e.smtp_code == 452, e
@@ -88,7 +83,7 @@ def test_full_spool_gives_452_and_loses_nothing():
     assert r.cmd("RCPT TO:<demo@localhost>")[0] == 250
     code, lines = r.cmd("DATA")
     if code == 354:
-        r.send("Subject: full-2\r\n\r\n" + "z" * 200000 + "\r\n.\r\n")
+        r.send("Subject: full-2\r\n\r\n" + ("z" * 78 + "\r\n") * 2600 + ".\r\n")
         code, lines = r.reply()
     assert code == 452, lines
     r.cmd("QUIT")

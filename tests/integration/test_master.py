@@ -29,19 +29,27 @@ def delivered(tag):
              30, "delivery of %s" % tag)
 
 
+def pids():
+    """qmgr's and lspawn's pids, once both are up."""
+    def both():
+        q, ls = inst.child("qmgr"), inst.child("lspawn")
+        return q and ls and (q.pid, ls.pid)
+    return wait_for(both, 20, "qmgr and lspawn")
+
+
 def test_qmgr_restart_keeps_lspawn():
-    qmgr, lspawn = inst.child("qmgr").pid, inst.child("lspawn").pid
+    qmgr, lspawn = pids()
     os.kill(qmgr, signal.SIGKILL)
-    wait_for(lambda: inst.child("qmgr") and inst.child("qmgr").pid != qmgr, 20, "a new qmgr")
-    assert inst.child("lspawn").pid == lspawn
+    wait_for(lambda: pids()[0] != qmgr, 20, "a new qmgr")
+    assert pids()[1] == lspawn
     delivered("after-qmgr-restart")
 
 
 def test_lspawn_restart_keeps_qmgr():
-    qmgr, lspawn = inst.child("qmgr").pid, inst.child("lspawn").pid
+    qmgr, lspawn = pids()
     os.kill(lspawn, signal.SIGKILL)
-    wait_for(lambda: inst.child("lspawn") and inst.child("lspawn").pid != lspawn, 20, "a new lspawn")
-    assert inst.child("qmgr").pid == qmgr
+    wait_for(lambda: pids()[1] != lspawn, 20, "a new lspawn")
+    assert pids()[0] == qmgr
     delivered("after-lspawn-restart")
 
 
@@ -49,7 +57,7 @@ def test_session_survives_restarts():
     r = inst.raw()
     r.cmd("EHLO client.test")
     assert r.cmd("MAIL FROM:<m@client.test>")[0] == 250
-    os.kill(inst.child("qmgr").pid, signal.SIGKILL)
+    os.kill(pids()[0], signal.SIGKILL)
     assert r.cmd("RCPT TO:<demo@localhost>")[0] == 250
     assert r.cmd("DATA")[0] == 354
     r.send("Subject: survived\r\n\r\nx\r\n.\r\n")
