@@ -42,14 +42,17 @@ struct conf_key {
 	long long	 min, max;
 	const char	*def;
 	int		 flags;
+	const char	*choices;	/* "a|b|c": the only values allowed */
 };
 
 #define STR(f, d, fl) { #f, CT_STR, offsetof(struct conf, f),		\
-	sizeof(((struct conf *)0)->f), 0, 0, d, fl }
+	sizeof(((struct conf *)0)->f), 0, 0, d, fl, NULL }
+#define ONEOF(f, d, ch) { #f, CT_STR, offsetof(struct conf, f),		\
+	sizeof(((struct conf *)0)->f), 0, 0, d, CF_NONEMPTY, ch }
 #define INT(f, lo, hi, d) { #f, CT_INT, offsetof(struct conf, f),	\
-	sizeof(int), lo, hi, d, 0 }
+	sizeof(int), lo, hi, d, 0, NULL }
 #define LL(f, lo, hi, d) { #f, CT_LL, offsetof(struct conf, f),	\
-	sizeof(long long), lo, hi, d, 0 }
+	sizeof(long long), lo, hi, d, 0, NULL }
 
 #define DAY	86400
 #define WEEK	(7 * DAY)
@@ -67,6 +70,11 @@ static const struct conf_key keys[] = {
 	STR(queue_user, "postern-queue", CF_NONEMPTY),
 	STR(virtual_mail_user, "postern-vmail", CF_NONEMPTY),
 	STR(smtpd_listen, "0.0.0.0:25", CF_NONEMPTY | CF_LISTEN),
+	STR(submission_listen, "", CF_LISTEN),
+	STR(smtps_listen, "", CF_LISTEN),
+	STR(tls_cert_file, "", CF_ABSPATH),
+	STR(tls_key_file, "", CF_ABSPATH),
+	INT(tls_session_tickets, 0, 1, "0"),
 	INT(smtpd_max_sessions, 1, 100000, "100"),
 	INT(smtpd_timeout_seconds, 1, DAY, "300"),
 	INT(smtpd_data_timeout_seconds, 1, DAY, "600"),
@@ -77,6 +85,11 @@ static const struct conf_key keys[] = {
 	/* RFC 5321 4.5.3.1.4 and 4.5.3.1.6: 512 and 1000 octets at least. */
 	INT(smtpd_command_line_limit, 512, 65536, "512"),
 	INT(smtpd_text_line_limit, 1000, 1048576, "1000"),
+	ONEOF(smtpd_bare_newline, "reject", "reject|normalize"),
+	INT(smtpd_pregreet_wait_ms, 0, 60000, "0"),
+	INT(smtpd_max_sessions_per_client, 1, 100000, "20"),
+	INT(smtpd_max_connections_per_minute, 1, 1000000, "120"),
+	INT(smtpd_auth_failure_delay_seconds, 0, 60, "2"),
 	/* The M record's length is 32 bits; 2 GiB keeps every size an
 	 * ssize_t and an int can count on every platform. */
 	LL(message_size_limit, 1024, INT_MAX, "52428800"),
@@ -156,6 +169,25 @@ listen_item_valid(const char *item, size_t len)
 	return port >= 1 && port <= 65535;
 }
 
+/* value is one of the '|'-separated words of choices: 1 or 0. */
+static int
+conf_choice(const char *choices, const char *value)
+{
+	size_t	 n = strlen(value);
+	const char *p = choices;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, "|");
+
+		if (len == n && strncmp(p, value, n) == 0)
+			return 1;
+		p += len;
+		if (*p == '|')
+			p++;
+	}
+	return 0;
+}
+
 /* smtpd_listen: items separated by blanks or commas, at least one. */
 static int
 listen_valid(const char *s, const char **bad, size_t *badlen)
@@ -218,7 +250,12 @@ conf_set(struct conf *c, const struct conf_key *k, const char *value,
 			    where, k->name, value);
 			return -1;
 		}
-		if (k->flags & CF_LISTEN) {
+		if (k->choices != NULL && !conf_choice(k->choices, value)) {
+			(void)buf_setf(err, "%s: %s must be one of %s", where,
+			    k->name, k->choices);
+			return -1;
+		}
+		if ((k->flags & CF_LISTEN) && *value != '\0') {
 			const char	*bad;
 			size_t		 badlen;
 

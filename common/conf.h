@@ -37,6 +37,12 @@ struct conf {
 	/* listeners: "addr:port" items separated by blanks or commas;
 	 * "[v6addr]:port" for IPv6 */
 	char	 smtpd_listen[1024];		/* 0.0.0.0:25 */
+	char	 submission_listen[1024];	/* "" (RFC 6409: 587) */
+	char	 smtps_listen[1024];		/* "" (RFC 8314: 465) */
+	/* TLS (RFC 3207 STARTTLS, RFC 8314 implicit TLS) */
+	char	 tls_cert_file[PATH_MAX];	/* "": no TLS offered */
+	char	 tls_key_file[PATH_MAX];	/* "" */
+	int	 tls_session_tickets;		/* 0 */
 	/* smtpd limits */
 	int	 smtpd_max_sessions;		/* 100 */
 	int	 smtpd_timeout_seconds;		/* 300 */
@@ -45,6 +51,11 @@ struct conf {
 	int	 smtpd_max_errors;		/* 20 */
 	int	 smtpd_command_line_limit;	/* 512 */
 	int	 smtpd_text_line_limit;		/* 1000 */
+	char	 smtpd_bare_newline[16];	/* reject | normalize */
+	int	 smtpd_pregreet_wait_ms;	/* 0 */
+	int	 smtpd_max_sessions_per_client;	/* 20 */
+	int	 smtpd_max_connections_per_minute; /* 120, per client */
+	int	 smtpd_auth_failure_delay_seconds; /* 2 */
 	long long message_size_limit;		/* 52428800 */
 	long long queue_minfree_bytes;		/* 0 */
 	/* queue */

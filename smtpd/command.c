@@ -28,6 +28,8 @@ static const struct {
 	{ "NOOP", VERB_NOOP }, { "QUIT", VERB_QUIT }, { "VRFY", VERB_VRFY },
 	{ "EXPN", VERB_EXPN }, { "HELP", VERB_HELP }, { "SEND", VERB_SEND },
 	{ "SAML", VERB_SAML }, { "SOML", VERB_SOML }, { "TURN", VERB_TURN },
+	{ "STARTTLS", VERB_STARTTLS }, { "AUTH", VERB_AUTH },
+	{ "BDAT", VERB_BDAT },
 };
 
 enum smtpd_verb

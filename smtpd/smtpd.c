@@ -197,6 +197,9 @@ session_run(struct session *s)
 			reply(s, "214 2.0.0 See "
 			    "https://www.rfc-editor.org/rfc/rfc5321");
 			break;
+		case VERB_STARTTLS:	/* not offered yet (issue 3) */
+		case VERB_AUTH:
+		case VERB_BDAT:
 		case VERB_SEND:
 		case VERB_SAML:
 		case VERB_SOML:

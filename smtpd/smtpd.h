@@ -38,7 +38,16 @@ enum smtpd_verb {
 	VERB_HELO, VERB_EHLO, VERB_MAIL, VERB_RCPT, VERB_DATA, VERB_RSET,
 	VERB_NOOP, VERB_QUIT, VERB_VRFY, VERB_EXPN, VERB_HELP,
 	/* RFC 2821 F.1, F.6: never offered, answered 502 */
-	VERB_SEND, VERB_SAML, VERB_SOML, VERB_TURN
+	VERB_SEND, VERB_SAML, VERB_SOML, VERB_TURN,
+	/* ESMTP: RFC 3207, RFC 4954, RFC 3030 */
+	VERB_STARTTLS, VERB_AUTH, VERB_BDAT
+};
+
+/* Which listener accepted the connection (master's -l argument). */
+enum listener {
+	LISTEN_SMTP,		/* smtpd_listen: MX service, port 25 */
+	LISTEN_SUBMISSION,	/* submission_listen: RFC 6409, port 587 */
+	LISTEN_SMTPS		/* smtps_listen: RFC 8314 implicit TLS, 465 */
 };
 
 struct smtpd_cmd {
@@ -183,6 +192,11 @@ struct session {
 	int		 errors;	/* 4xx/5xx replies so far */
 	int		 quit;		/* end the session after this command */
 	int		 exit_code;
+	enum listener	 listener;	/* -l smtp | submission | smtps */
+	int		 tls;		/* TLS is up on cin/cout */
+	char		 tls_info[128];	/* e.g. "TLSv1.3 with cipher X", logs */
+	char		 auth_user[ADDR_TEXT_MAX];	/* "" until AUTH */
+	int		 utf8;		/* this transaction's MAIL had SMTPUTF8 */
 };
 
 /* Open the session's buffers on fds 0, 1 and 3. */

@@ -92,6 +92,8 @@ test_parse(void)
 	parse("EHLO\ta.b", &cmd, l, sizeof(l));
 	CHECK(cmd.verb == VERB_UNKNOWN);
 	parse("STARTTLS", &cmd, l, sizeof(l));
+	CHECK(cmd.verb == VERB_STARTTLS);
+	parse("STARTTLSX", &cmd, l, sizeof(l));
 	CHECK(cmd.verb == VERB_UNKNOWN);
 	parse("TURN", &cmd, l, sizeof(l));
 	CHECK(cmd.verb == VERB_TURN);
