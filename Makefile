@@ -4,7 +4,9 @@
 #   make run        install what is missing, build, set up ./run/, run in
 #                   the foreground on 127.0.0.1:2525
 #   make test       install what is missing, build, run every test on the
-#                   normal build (build/) and the ASan+UBSan one (build-san/)
+#                   normal build (build/) and the ASan+UBSan one (build-san/),
+#                   and each libFuzzer harness briefly (build-fuzz/)
+#   make fuzz       each libFuzzer harness for FUZZ_SECONDS (default 300)
 #   make install PREFIX=/usr DESTDIR=...
 #
 # One non-recursive Makefile: each program's sources are its folder's files
@@ -24,6 +26,10 @@ HARDEN	 = -fstack-protector-strong -fPIE
 CPPFLAGS = -D_GNU_SOURCE -Icommon -DCONFDIR_DEFAULT='"$(CONFDIR)"'
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 LIBS	 = -lbsd -lcdb
+# Only smtpd (and the unit tests of its files and of common/tls.c) link
+# OpenSSL: the other programs, master above all (it forks for every
+# connection), do not map it.
+TLS_LIBS = -lssl -lcrypto
 
 ifeq ($(SANITIZE),1)
 B	?= build-san
@@ -71,7 +77,12 @@ $(B)/libcommon.a: $(call obj,$(COMMON_SRC))
 
 $(B)/master:  $(call obj,$(MASTER_SRC))  $(B)/libcommon.a
 $(B)/smtpd:   $(call obj,$(SMTPD_SRC))   $(B)/libcommon.a
+$(B)/smtpd: LIBS += $(TLS_LIBS)
+$(B)/tests/test_smtpd_%: LIBS += $(TLS_LIBS)
+$(B)/tests/test_tls: LIBS += $(TLS_LIBS)
 $(B)/enqueue: $(call obj,$(ENQUEUE_SRC)) $(B)/libcommon.a
+# enqueue checks AUTH passwords with crypt_r() (queue/enqueue_auth.c).
+$(B)/enqueue: LIBS += -lcrypt
 $(B)/qmgr:    $(call obj,$(QMGR_SRC))    $(B)/libcommon.a
 $(B)/lspawn:  $(call obj,$(LSPAWN_SRC))  $(B)/libcommon.a
 $(B)/local:   $(call obj,$(LOCAL_SRC))   $(B)/libcommon.a
@@ -98,9 +109,45 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libcommon.a
 
 units: $(UNITS)
 
+# libFuzzer harnesses (tests/fuzz/): built with clang into $(FZ)/, every
+# object instrumented for ASan+UBSan and coverage; smtpd's objects (all but
+# smtpd.c) go in an archive so that a harness links only what it calls.
+# "make fuzz" runs each for FUZZ_SECONDS on a copy of its corpus; "make
+# test" runs each briefly (tests/fuzz/run.sh, tallied by tests/run.sh).
+# -Wno-format-nonliteral: clang, unlike gcc, flags vsnprintf() in a helper
+# that has no format attribute of its own (smtpd/reply.c). No
+# _FORTIFY_SOURCE: ASan checks every access already, and better.
+FZ	?= build-fuzz
+FUZZ_CC	?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_CFLAGS = -std=c17 -O1 -g -fno-omit-frame-pointer $(WARN) -Wno-format-nonliteral -U_FORTIFY_SOURCE \
+	   -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS	= $(patsubst tests/fuzz/%.c,$(FZ)/%,$(FUZZ_SRC))
+fzobj	= $(patsubst %.c,$(FZ)/obj/%.o,$(1))
+
+$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FZ)/libfuzzlib.a: $(call fzobj,$(filter-out smtpd/smtpd.c,$(SMTPD_SRC)) $(COMMON_SRC))
+	rm -f $@
+	ar rcs $@ $^
+
+# smtpd's objects call OpenSSL (STARTTLS), linked in when a harness
+# pulls one of them in.
+$(FZ)/fuzz_%: LIBS += $(TLS_LIBS)
+$(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FZ)/libfuzzlib.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FZ)/libfuzzlib.a $(LIBS)
+
+fuzzers: $(FUZZERS)
+fuzz: deps-test
+	@$(MAKE) --no-print-directory fuzzers
+	@sh tests/fuzz/run.sh long $(FZ) $(FUZZ_SECONDS)
+
 # Packages a fresh Debian 12 needs; installed only when missing, only as root.
-DEB_BUILD = build-essential libbsd-dev libssl-dev libcdb-dev
-DEB_TEST  = swaks python3 iproute2 procps
+DEB_BUILD = build-essential libbsd-dev libssl-dev libcdb-dev libcrypt-dev
+DEB_TEST  = swaks python3 iproute2 procps clang libclang-rt-14-dev postfix
 deps:
 	@sh conf/deps.sh $(DEB_BUILD)
 deps-test:
@@ -116,6 +163,9 @@ install: all
 	    [ -e $(DESTDIR)$(ETCDIR)/$${f#conf/} ] || \
 	    install -m 0644 $$f $(DESTDIR)$(ETCDIR)/; done
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/postern
+	install -m 0644 conf/postern.service $(DESTDIR)$(PREFIX)/share/postern/
+	install -m 0755 conf/postern.init $(DESTDIR)$(PREFIX)/share/postern/
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -126,9 +176,10 @@ run: deps
 test: deps-test
 	@$(MAKE) --no-print-directory SANITIZE= B=build all units
 	@$(MAKE) --no-print-directory SANITIZE=1 B=build-san all units
-	@sh tests/run.sh build build-san
+	@$(MAKE) --no-print-directory fuzzers
+	@FUZZ_BUILD=$(FZ) sh tests/run.sh build build-san
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FZ)
 
-.PHONY: all units deps deps-test install run test clean
+.PHONY: all units fuzzers fuzz deps deps-test install run test clean

@@ -22,6 +22,7 @@
 #include <bsd/string.h>
 
 #include "addr.h"
+#include "cidr.h"
 #include "conf.h"
 
 #define CONF_LINE_MAX	4096
@@ -33,6 +34,7 @@ enum conf_type { CT_STR, CT_INT, CT_LL };
 #define CF_ABSPATH	0x02	/* an absolute path (when not empty) */
 #define CF_LISTEN	0x04	/* a list of addr:port */
 #define CF_HOSTNAME	0x08	/* empty: gethostname(); else a domain */
+#define CF_CIDRS	0x10	/* a list of address/prefix items */
 
 struct conf_key {
 	const char	*name;
@@ -89,6 +91,7 @@ static const struct conf_key keys[] = {
 	INT(smtpd_pregreet_wait_ms, 0, 60000, "0"),
 	INT(smtpd_max_sessions_per_client, 1, 100000, "20"),
 	INT(smtpd_max_connections_per_minute, 1, 1000000, "120"),
+	STR(smtpd_client_limit_exceptions, "127.0.0.0/8 ::1", CF_CIDRS),
 	INT(smtpd_auth_failure_delay_seconds, 0, 60, "2"),
 	/* The M record's length is 32 bits; 2 GiB keeps every size an
 	 * ssize_t and an int can count on every platform. */
@@ -255,6 +258,17 @@ conf_set(struct conf *c, const struct conf_key *k, const char *value,
 			    k->name, k->choices);
 			return -1;
 		}
+		if (k->flags & CF_CIDRS) {
+			const char	*bad;
+			size_t		 badlen;
+
+			if (cidr_list_match(value, NULL, &bad, &badlen) == -1) {
+				(void)buf_setf(err, "%s: %s: '%.*s' is not an "
+				    "address or address/prefix", where, k->name,
+				    (int)badlen, bad);
+				return -1;
+			}
+		}
 		if ((k->flags & CF_LISTEN) && *value != '\0') {
 			const char	*bad;
 			size_t		 badlen;
@@ -314,6 +328,18 @@ conf_check(const struct conf *c, const char *path, struct buf *err)
 		(void)buf_setf(err, "%s: queue_retry_min_seconds (%d) is greater "
 		    "than queue_retry_max_seconds (%d)", path,
 		    c->queue_retry_min_seconds, c->queue_retry_max_seconds);
+		return -1;
+	}
+	/* RFC 8314 3.3: an smtps listener speaks nothing but TLS. */
+	if (c->smtps_listen[0] != '\0' && c->tls_cert_file[0] == '\0') {
+		(void)buf_setf(err, "%s: smtps_listen is set but "
+		    "tls_cert_file is not (implicit TLS needs a certificate)",
+		    path);
+		return -1;
+	}
+	if (c->tls_key_file[0] != '\0' && c->tls_cert_file[0] == '\0') {
+		(void)buf_setf(err, "%s: tls_key_file is set but "
+		    "tls_cert_file is not", path);
 		return -1;
 	}
 	return 0;

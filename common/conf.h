@@ -55,6 +55,7 @@ struct conf {
 	int	 smtpd_pregreet_wait_ms;	/* 0 */
 	int	 smtpd_max_sessions_per_client;	/* 20 */
 	int	 smtpd_max_connections_per_minute; /* 120, per client */
+	char	 smtpd_client_limit_exceptions[1024]; /* 127.0.0.0/8 ::1 */
 	int	 smtpd_auth_failure_delay_seconds; /* 2 */
 	long long message_size_limit;		/* 52428800 */
 	long long queue_minfree_bytes;		/* 0 */

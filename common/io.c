@@ -9,9 +9,10 @@
  *
  * All bytes go through io_rawread()/io_rawwrite(), which a TLS layer replaces
  * with io->readfn/io->writefn. The poll() for readiness is done here, on
- * the fd, before the hook is called: a TLS hook that keeps decrypted bytes
- * inside its library (SSL_pending) would wait on a silent fd, so it must
- * check that itself before this module polls (a limit to lift with TLS).
+ * the fd, before the hook is called, except when io->pendingfn says the
+ * hook already holds bytes: TLS keeps decrypted bytes inside OpenSSL
+ * (SSL_pending) once a record is read, and polling the then silent fd
+ * would wait for the deadline with the client's command in hand.
  */
 #include <errno.h>
 #include <poll.h>
@@ -105,7 +106,15 @@ io_init(struct io *io, int fd, int timeout_ms, size_t in_max)
 	buf_init(&io->out, 0);
 	io->readfn = NULL;
 	io->writefn = NULL;
+	io->pendingfn = NULL;
 	io->ctx = NULL;
+}
+
+/* Bytes the read hook can hand over without waiting on the fd. */
+static int
+io_hook_pending(struct io *io)
+{
+	return io->pendingfn != NULL && io->pendingfn(io) > 0;
 }
 
 void
@@ -131,7 +140,8 @@ io_fill_until(struct io *io, long long deadline)
 	if (buf_reserve(&io->in, chunk) == -1)
 		return -1;
 	for (;;) {
-		if (io_poll(io->fd, POLLIN, deadline) == -1)
+		if (!io_hook_pending(io) &&
+		    io_poll(io->fd, POLLIN, deadline) == -1)
 			return -1;
 		r = io_rawread(io, io->in.data + io->in.len, chunk);
 		if (r > 0) {
@@ -281,7 +291,7 @@ io_flush(struct io *io)
 int
 io_wait_readable(struct io *io, int timeout_ms)
 {
-	if (io->in.len > 0)
+	if (io->in.len > 0 || io_hook_pending(io))
 		return 1;	/* buffered bytes are readable now */
 	if (io_poll(io->fd, POLLIN, io_deadline(timeout_ms)) == 1)
 		return 1;

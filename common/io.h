@@ -20,6 +20,7 @@
 struct io;
 typedef ssize_t (*io_read_fn)(struct io *, void *, size_t);
 typedef ssize_t (*io_write_fn)(struct io *, const void *, size_t);
+typedef int (*io_pending_fn)(struct io *);
 
 struct io {
 	int		 fd;
@@ -29,6 +30,10 @@ struct io {
 	struct buf	 out;		/* written, not yet flushed */
 	io_read_fn	 readfn;	/* NULL: read(2) */
 	io_write_fn	 writefn;	/* NULL: write(2) */
+	/* NULL, or: >0 when readfn has bytes for us without touching the fd
+	 * (TLS: decrypted bytes held inside OpenSSL, SSL_pending), so no
+	 * poll() comes before the read; the fd may well be silent. */
+	io_pending_fn	 pendingfn;
 	void		*ctx;		/* for the hooks (the SSL *) */
 };
 

@@ -25,7 +25,11 @@
 
 #define QFILE_CHUNK	(64 * 1024)	/* fewer, larger write(2)s */
 #define QFILE_ENV_MAX	4096		/* an envelope record's payload */
-#define QFILE_ORDER	"TICHPSBR"	/* then R* M Z */
+/* The envelope's records before the first R: the first QFILE_REQUIRED
+ * of them always, the rest (RFC 3461 ENVID and RET, RFC 6531 SMTPUTF8)
+ * when the client gave them. Then R, each with at most one D, then M Z. */
+#define QFILE_ORDER	"TICHPSBEFU"
+#define QFILE_REQUIRED	7
 
 void
 qenv_init(struct qenv *env)
@@ -38,7 +42,9 @@ void
 qenv_free(struct qenv *env)
 {
 	free(env->rcpt);
+	free(env->dsn);
 	env->rcpt = NULL;
+	env->dsn = NULL;
 	env->nrcpt = 0;
 }
 
@@ -59,9 +65,32 @@ qenv_add_rcpt(struct qenv *env, const char *rcpt)
 		if (p == NULL)
 			fatal("out of memory");
 		env->rcpt = p;
+		p = reallocarray(env->dsn, n ? n * 2 : 1, sizeof(*env->dsn));
+		if (p == NULL)
+			fatal("out of memory");
+		env->dsn = p;
 	}
 	strlcpy(env->rcpt[n], rcpt, sizeof(env->rcpt[n]));
+	memset(&env->dsn[n], 0, sizeof(env->dsn[n]));
 	env->nrcpt++;
+	return 0;
+}
+
+int
+qenv_set_dsn(struct qenv *env, const char *notify, const char *orcpt)
+{
+	struct qrcpt_dsn *d;
+
+	/* Canonical values only (xtext.h): what a reader will accept. */
+	if (env->nrcpt == 0 || env->dsn == NULL ||
+	    (*notify != '\0' && !dsn_notify_valid(notify)) ||
+	    (*orcpt != '\0' && !dsn_orcpt_valid(orcpt))) {
+		errno = EINVAL;
+		return -1;
+	}
+	d = &env->dsn[env->nrcpt - 1];
+	strlcpy(d->notify, notify, sizeof(d->notify));
+	strlcpy(d->orcpt, orcpt, sizeof(d->orcpt));
 	return 0;
 }
 
@@ -149,11 +178,24 @@ check_env(const struct qenv *env)
 	    (why = check_addr(env->sender, 0)) != NULL ||
 	    (why = check_body(env->body)) != NULL)
 		return why;
+	if (env->envid[0] != '\0' && !dsn_envid_stored_valid(env->envid))
+		return "bad ENVID";
+	if (env->ret[0] != '\0' && !dsn_ret_valid(env->ret))
+		return "bad RET";
+	if (env->smtputf8 != 0 && env->smtputf8 != 1)
+		return "bad SMTPUTF8";
 	if (env->nrcpt < 1 || env->nrcpt > QFILE_RCPT_MAX)
 		return "bad recipient count";
-	for (i = 0; i < env->nrcpt; i++)
+	for (i = 0; i < env->nrcpt; i++) {
 		if ((why = check_addr(env->rcpt[i], 1)) != NULL)
 			return why;
+		if (env->dsn != NULL &&
+		    ((env->dsn[i].notify[0] != '\0' &&
+		    !dsn_notify_valid(env->dsn[i].notify)) ||
+		    (env->dsn[i].orcpt[0] != '\0' &&
+		    !dsn_orcpt_valid(env->dsn[i].orcpt))))
+			return "bad DSN record";
+	}
 	return NULL;
 }
 
@@ -220,9 +262,23 @@ qfile_begin(struct qfile_writer *w, int fd, const struct qenv *env)
 	    put_str(&w->out, 'S', env->sender) == -1 ||
 	    put_str(&w->out, 'B', env->body) == -1)
 		return -1;
-	for (i = 0; i < env->nrcpt; i++)
+	/* The optional records are written only when they say something,
+	 * so a file without DSN or SMTPUTF8 is byte for byte what it was. */
+	if ((env->envid[0] != '\0' && put_str(&w->out, 'E', env->envid) == -1) ||
+	    (env->ret[0] != '\0' && put_str(&w->out, 'F', env->ret) == -1) ||
+	    (env->smtputf8 && put_str(&w->out, 'U', "1") == -1))
+		return -1;
+	for (i = 0; i < env->nrcpt; i++) {
 		if (put_str(&w->out, 'R', env->rcpt[i]) == -1)
 			return -1;
+		/* Two NUL-ended fields: neither value can hold a NUL
+		 * (check_env), so neither can reach into the other. */
+		if (env->dsn != NULL && (env->dsn[i].notify[0] != '\0' ||
+		    env->dsn[i].orcpt[0] != '\0') &&
+		    frame_put_fields(&w->out, 'D', env->dsn[i].notify,
+		    env->dsn[i].orcpt, (const char *)NULL) == -1)
+			return -1;
+	}
 	/* The file starts at offset 0 (a fresh tmp/ file). The 'M' length is
 	 * 0 until qfile_finish(): a torn file's M never reaches its Z. */
 	w->mhdr_off = (off_t)w->out.len;
@@ -359,6 +415,22 @@ env_store(struct qenv *env, int type, const char *v)
 		if ((why = check_body(v)) == NULL)
 			strlcpy(env->body, v, sizeof(env->body));
 		return why;
+	case 'E':
+		if (!dsn_envid_stored_valid(v))
+			return "bad ENVID";
+		strlcpy(env->envid, v, sizeof(env->envid));
+		return NULL;
+	case 'F':
+		if (!dsn_ret_valid(v))
+			return "bad RET";
+		strlcpy(env->ret, v, sizeof(env->ret));
+		return NULL;
+	case 'U':
+		/* Present means yes; any other value than "1" is damage. */
+		if (strcmp(v, "1") != 0)
+			return "bad SMTPUTF8 record";
+		env->smtputf8 = 1;
+		return NULL;
 	case 'R':
 		if ((why = check_addr(v, 1)) != NULL)
 			return why;
@@ -369,17 +441,61 @@ env_store(struct qenv *env, int type, const char *v)
 	return "unknown record";
 }
 
-/* Why a record of this type is not the one expected at this point. */
+/*
+ * Whether a record of this type may come here: NULL (and *pos moved on),
+ * or why not. *pos indexes QFILE_ORDER: the next envelope record that may
+ * come; seen holds those that came; last is the previous record's type.
+ * An optional record may be skipped, a required one never; after the
+ * first R only R and D may follow, and a D only right after its R.
+ */
 static const char *
-order_error(int type, size_t pos, const char *seen)
+env_order(int type, size_t *pos, char *seen, int last)
 {
-	if (type == 'M' && pos == 7)
-		return "no recipients";
-	if (strchr(QFILE_ORDER "MZ", type) == NULL || type == 0)
-		return "unknown record";
+	const char	*p;
+	size_t		 i, j;
+
+	if (type == 'R') {
+		if (*pos < QFILE_REQUIRED)
+			return "record out of order";
+		*pos = sizeof(QFILE_ORDER) - 1;
+		return NULL;
+	}
+	if (type == 'D')
+		return last == 'R' ? NULL : last == 'D' ? "repeated record" :
+		    "record out of order";
+	if (type == 0 || (p = strchr(QFILE_ORDER, type)) == NULL)
+		return type == 'Z' ? "record out of order" : "unknown record";
 	if (strchr(seen, type) != NULL)
 		return "repeated record";
-	return "record out of order";
+	i = (size_t)(p - QFILE_ORDER);
+	if (i < *pos)
+		return "record out of order";
+	for (j = *pos; j < i; j++)
+		if (j < QFILE_REQUIRED)
+			return "record out of order";
+	seen[strlen(seen)] = (char)type;
+	*pos = i + 1;
+	return NULL;
+}
+
+/* 'D': notify NUL orcpt NUL, exactly (docs/protocols.md). */
+static const char *
+env_store_dsn(struct qenv *env, const char *v, size_t len)
+{
+	const char	*nul, *orcpt;
+
+	if (len < 2 || v[len - 1] != '\0' ||
+	    (nul = memchr(v, '\0', len)) == v + len - 1)
+		return "bad DSN record";
+	orcpt = nul + 1;
+	if (memchr(orcpt, '\0', len - (size_t)(orcpt - v)) != v + len - 1)
+		return "bad DSN record";
+	/* The writer leaves out a D that says nothing. */
+	if (*v == '\0' && *orcpt == '\0')
+		return "bad DSN record";
+	if (qenv_set_dsn(env, v, orcpt) == -1)
+		return "bad DSN record";
+	return NULL;
 }
 
 static int
@@ -390,7 +506,7 @@ read_envelope(int fd, off_t size, struct qenv *env, off_t *off,
 	char		 v[QFILE_ENV_MAX + 1], seen[sizeof(QFILE_ORDER)] = "";
 	const char	*why;
 	size_t		 pos = 0, len;
-	int		 r, type;
+	int		 r, type, last = 0;
 
 	for (;;) {
 		if (*off + FRAME_HDR > size)
@@ -400,14 +516,14 @@ read_envelope(int fd, off_t size, struct qenv *env, off_t *off,
 		type = h[0];
 		len = (size_t)h[1] << 24 | (size_t)h[2] << 16 |
 		    (size_t)h[3] << 8 | h[4];
-		if (type == 'M' && pos == 8)
+		if (type == 'M' && env->nrcpt > 0)
 			return QFILE_OK;	/* *off is the M header */
-		if (pos < 8 && type == QFILE_ORDER[pos])
-			pos++;
-		else if (!(pos == 8 && type == 'R'))
-			return corrupt(err, order_error(type, pos, seen));
-		if (pos <= 7)
-			seen[pos - 1] = (char)type;
+		if (type == 'M')
+			return corrupt(err, pos >= QFILE_REQUIRED ?
+			    "no recipients" : "record out of order");
+		if ((why = env_order(type, &pos, seen, last)) != NULL)
+			return corrupt(err, why);
+		last = type;
 		if (len > QFILE_ENV_MAX)
 			return corrupt(err, "envelope record too long");
 		if (*off + FRAME_HDR + (off_t)len > size)
@@ -415,9 +531,13 @@ read_envelope(int fd, off_t size, struct qenv *env, off_t *off,
 		if ((r = read_at(fd, v, len, *off + FRAME_HDR)) != QFILE_OK)
 			return r;
 		v[len] = '\0';
-		if (memchr(v, '\0', len) != NULL)
-			return corrupt(err, "NUL in envelope value");
-		if ((why = env_store(env, type, v)) != NULL)
+		if (type == 'D')
+			why = env_store_dsn(env, v, len);
+		else if (memchr(v, '\0', len) != NULL)
+			why = "NUL in envelope value";
+		else
+			why = env_store(env, type, v);
+		if (why != NULL)
 			return corrupt(err, why);
 		*off += FRAME_HDR + (off_t)len;
 	}

@@ -8,7 +8,12 @@
  *     'T' arrival time, decimal seconds     'I' queue ID
  *     'C' client address ("" for local)     'H' HELO/EHLO name
  *     'P' protocol (SMTP, ESMTP, ...)       'S' sender ("" = null sender)
- *     'B' body type (7BIT or 8BITMIME)      'R' recipient (one per record)
+ *     'B' body type (7BIT or 8BITMIME)
+ *   then, each optional and at most once, in this order (RFC 3461, 6531):
+ *     'E' DSN ENVID (xtext, as sent)        'F' DSN RET (FULL or HDRS)
+ *     'U' "1": the message needs SMTPUTF8
+ *   then 'R' recipient (one per record), each followed by at most one
+ *     'D' its DSN NOTIFY and ORCPT: two NUL-ended fields, "" for absent
  *   'M' the message (LF line endings, Received: first), length in header
  *   'Z' trailer: the message length again, decimal; must end the file
  * A file missing its trailer, with an unknown or repeated record, a bad
@@ -21,12 +26,20 @@
 #include "addr.h"
 #include "buf.h"
 #include "spool.h"
+#include "xtext.h"
 
 #define QFILE_MAGIC	"POSTERN1\n"
 #define QFILE_MAGIC_LEN	9
 #define QFILE_RCPT_MAX	10000
 
 enum { QFILE_OK = 0, QFILE_CORRUPT = -1, QFILE_IOERR = -2 };
+
+/* A recipient's DSN parameters (RFC 3461 4.1, 4.2), canonical
+ * (xtext.h); "" when the client gave none. */
+struct qrcpt_dsn {
+	char		 notify[DSN_NOTIFY_MAX];
+	char		 orcpt[DSN_ORCPT_MAX + 1];
+};
 
 struct qenv {
 	long long	 arrival;
@@ -36,8 +49,12 @@ struct qenv {
 	char		 proto[16];
 	char		 sender[ADDR_TEXT_MAX];
 	char		 body[16];
+	char		 envid[DSN_ENVID_XTEXT_MAX + 1]; /* "" if none */
+	char		 ret[8];	/* "FULL", "HDRS"; "" if none */
+	int		 smtputf8;	/* RFC 6531: needs SMTPUTF8 */
 	size_t		 nrcpt;
 	char		 (*rcpt)[ADDR_TEXT_MAX];	/* nrcpt entries */
+	struct qrcpt_dsn *dsn;		/* nrcpt entries, parallel to rcpt */
 	off_t		 msg_off;	/* first byte of the message */
 	off_t		 msg_len;
 };
@@ -53,6 +70,9 @@ void	 qenv_init(struct qenv *);
 void	 qenv_free(struct qenv *);
 /* Add a recipient (formatted address). -1 past QFILE_RCPT_MAX. */
 int	 qenv_add_rcpt(struct qenv *, const char *);
+/* Set the DSN NOTIFY and ORCPT of the last recipient added (canonical
+ * values or ""). -1 EINVAL when one is not valid or there is none. */
+int	 qenv_set_dsn(struct qenv *, const char *notify, const char *orcpt);
 
 /* Write magic, envelope and the 'M' header (length patched by finish). */
 int	 qfile_begin(struct qfile_writer *, int fd, const struct qenv *);

@@ -89,14 +89,11 @@ table_open(struct table *t)
 	return 1;
 }
 
-int
-table_lookup(struct table *t, const char *key, struct buf *value)
+/* Make t hold the file now at t->path. 1 open, 0 no table, -1 error. */
+static int
+table_refresh(struct table *t)
 {
 	struct stat	 st;
-	const void	*data;
-	size_t		 klen = strlen(key);
-	unsigned	 vlen;
-	int		 r;
 
 	if (t->path[0] == '\0') {
 		errno = ENAMETOOLONG;
@@ -110,7 +107,20 @@ table_lookup(struct table *t, const char *key, struct buf *value)
 	}
 	if (t->fd != -1 && !same_file(t, &st))
 		table_close(t);
-	if (t->fd == -1 && (r = table_open(t)) != 1)
+	if (t->fd == -1)
+		return table_open(t);
+	return 1;
+}
+
+int
+table_lookup(struct table *t, const char *key, struct buf *value)
+{
+	const void	*data;
+	size_t		 klen = strlen(key);
+	unsigned	 vlen;
+	int		 r;
+
+	if ((r = table_refresh(t)) != 1)
 		return r;
 	if (klen > TABLE_LINE_MAX) {
 		/* No key that long was ever stored. */
@@ -134,6 +144,55 @@ table_lookup(struct table *t, const char *key, struct buf *value)
 	if (buf_set(value, data, vlen) == -1)
 		return -1;
 	return 1;
+}
+
+int
+table_scan(struct table *t, table_scan_fn fn, void *arg)
+{
+	struct buf	 key = BUF_INIT, val = BUF_INIT;
+	unsigned	 pos;
+	int		 r, rc = -1;
+
+	if ((r = table_refresh(t)) != 1)
+		return r;
+	cdb_seqinit(&pos, &t->cdb);
+	while ((r = cdb_seqnext(&pos, &t->cdb)) > 0) {
+		unsigned	 klen = cdb_keylen(&t->cdb);
+		unsigned	 vlen = cdb_datalen(&t->cdb);
+
+		if (klen > TABLE_LINE_MAX || vlen > TABLE_VALUE_MAX) {
+			errno = EMSGSIZE;
+			goto out;
+		}
+		/* cdb_read copies, so a short or corrupt file is an error
+		 * here and not a read past the end of a mapping. */
+		buf_reset(&key);
+		buf_reset(&val);
+		if (buf_reserve(&key, klen) == -1 ||
+		    buf_reserve(&val, vlen) == -1)
+			goto out;
+		if (cdb_read(&t->cdb, key.data, klen, cdb_keypos(&t->cdb)) ==
+		    -1 || cdb_read(&t->cdb, val.data, vlen,
+		    cdb_datapos(&t->cdb)) == -1) {
+			errno = EPROTO;
+			goto out;
+		}
+		key.data[klen] = '\0';
+		val.data[vlen] = '\0';
+		key.len = klen;
+		val.len = vlen;
+		if (fn(arg, key.data, val.data) == -1)
+			goto out;
+	}
+	if (r < 0) {
+		errno = EPROTO;
+		goto out;
+	}
+	rc = 1;
+out:
+	buf_free(&key);
+	buf_free(&val);
+	return rc;
 }
 
 static int
@@ -264,6 +323,13 @@ table_build(const char *src, const char *dst, struct buf *err)
 	 * crypt(3) hashes is as private as its text), not the umask's. */
 	if (fchmod(fd, st.st_mode & 0666) == -1) {
 		(void)buf_setf(err, "%s: chmod: %s", tmp, strerror(errno));
+		goto out;
+	}
+	/* And its owner and group when root builds it: passwd.cdb must stay
+	 * readable by queue_user's group (postern setup), not become root's
+	 * alone. */
+	if (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) == -1) {
+		(void)buf_setf(err, "%s: chown: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (cdb_make_start(&cm, fd) == -1) {

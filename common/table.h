@@ -38,6 +38,15 @@ void	 table_init(struct table *, const struct conf *, const char *name);
  * -1: the table could not be read (errno), the caller answers "try later". */
 int	 table_lookup(struct table *, const char *key, struct buf *value);
 void	 table_close(struct table *);
+/*
+ * Call fn(arg, key, value) for every record, in the order of the text
+ * file (key and value NUL-terminated; a key or value holding a NUL is cut
+ * there). For tables whose keys are patterns, not exact strings (CIDR
+ * prefixes). 1: done; 0: no table; -1: the table could not be read, or fn
+ * returned -1 (errno is then fn's).
+ */
+typedef int (*table_scan_fn)(void *arg, const char *key, const char *value);
+int	 table_scan(struct table *, table_scan_fn, void *arg);
 
 /*
  * Compile the text table src into dst (a .cdb) through dst.tmp.PID, fsync and

@@ -1,5 +1,8 @@
 /*
- * listen.c: bind every item of smtpd_listen.
+ * listen.c: bind every item of smtpd_listen, submission_listen (RFC 6409)
+ * and smtps_listen (RFC 8314 implicit TLS); each socket remembers its kind,
+ * which smtpd is told with -l. An empty list is no listener of that kind;
+ * smtps_listen needs tls_cert_file (conf.c refuses the file otherwise).
  *
  * An item is "addr:port" or "[v6addr]:port"; items are separated by blanks
  * or commas. Addresses are numeric (no DNS at start-up: a listener must not
@@ -59,7 +62,7 @@ listen_bind(const char *item, const char *host, const char *port)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
 	if ((e = getaddrinfo(host, port, &hints, &ai)) != 0)
-		fatal("smtpd_listen: %s: %s", item, gai_strerror(e));
+		fatal("listen on %s: %s", item, gai_strerror(e));
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
@@ -77,33 +80,55 @@ listen_bind(const char *item, const char *host, const char *port)
 	return fd;
 }
 
-void
-listen_open(struct master *m)
+/* Bind every item of list (the value of key), as listeners of kind. */
+static void
+listen_list(struct master *m, const char *key, const char *list_in,
+    const char *kind)
 {
-	char	 list[sizeof(m->conf->smtpd_listen)], item[128];
+	char	 list[1024], item[128];
 	char	*tok, *save = NULL, *host, *port;
-	int	*v;
+	struct listener *v;
 
-	strlcpy(m->listen, m->conf->smtpd_listen, sizeof(m->listen));
-	strlcpy(list, m->listen, sizeof(list));
+	strlcpy(list, list_in, sizeof(list));
 	for (tok = strtok_r(list, LISTEN_SEP, &save); tok != NULL;
 	    tok = strtok_r(NULL, LISTEN_SEP, &save)) {
 		strlcpy(item, tok, sizeof(item));
 		if (strlen(tok) >= sizeof(item) ||
 		    listen_split(item, &host, &port) == -1)
-			fatal("smtpd_listen: bad item \"%s\" (want addr:port "
-			    "or [v6addr]:port)", tok);
+			fatal("%s: bad item \"%s\" (want addr:port "
+			    "or [v6addr]:port)", key, tok);
 		if ((v = reallocarray(m->lfd, m->nlfd + 1, sizeof(*v))) ==
 		    NULL)
 			fatal_errno("reallocarray");
 		m->lfd = v;
-		m->lfd[m->nlfd++] = listen_bind(tok, host, port);
+		m->lfd[m->nlfd].fd = listen_bind(tok, host, port);
+		m->lfd[m->nlfd].kind = kind;
+		m->nlfd++;
 		if (m->listen_text[0] != '\0')
 			strlcat(m->listen_text, ", ", sizeof(m->listen_text));
 		strlcat(m->listen_text, tok, sizeof(m->listen_text));
+		if (strcmp(kind, "smtp") != 0) {
+			strlcat(m->listen_text, " (", sizeof(m->listen_text));
+			strlcat(m->listen_text, kind, sizeof(m->listen_text));
+			strlcat(m->listen_text, ")", sizeof(m->listen_text));
+		}
 	}
+}
+
+void
+listen_open(struct master *m)
+{
+	const struct conf *c = m->conf;
+
+	strlcpy(m->listen, c->smtpd_listen, sizeof(m->listen));
+	strlcpy(m->listen_sub, c->submission_listen, sizeof(m->listen_sub));
+	strlcpy(m->listen_smtps, c->smtps_listen, sizeof(m->listen_smtps));
+	listen_list(m, "smtpd_listen", m->listen, "smtp");
+	listen_list(m, "submission_listen", m->listen_sub, "submission");
+	listen_list(m, "smtps_listen", m->listen_smtps, "smtps");
 	if (m->nlfd == 0)
-		fatal("smtpd_listen is empty: nothing to listen on");
+		fatal("smtpd_listen, submission_listen and smtps_listen are "
+		    "empty: nothing to listen on");
 }
 
 void
@@ -112,6 +137,6 @@ listen_close(struct master *m)
 	size_t	 i;
 
 	for (i = 0; i < m->nlfd; i++)
-		close(m->lfd[i]);
+		close(m->lfd[i].fd);
 	m->nlfd = 0;
 }

@@ -1,9 +1,11 @@
 /*
  * master: the parent of every Postern process.
  *
- * Job: read postern.conf, bind the SMTP listeners, start and supervise the
- * long-running children (lspawn, qmgr) with restart backoff, and for each
- * accepted connection fork the pair smtpd + enqueue joined by a socketpair.
+ * Job: read postern.conf, bind the SMTP listeners (smtpd_listen,
+ * submission_listen, smtps_listen), refuse clients past their per-address
+ * limits (limits.c), start and supervise the long-running children
+ * (lspawn, qmgr) with restart backoff, and for each accepted connection
+ * fork the pair smtpd + enqueue joined by a socketpair.
  * SIGTERM/SIGINT stop everything; SIGHUP re-reads the configuration (a bad
  * file is refused and the running one kept) and is passed on to qmgr and
  * lspawn.
@@ -18,7 +20,8 @@
  *   lspawn, qmgr: fd 3 = their shared peer socketpair, fd 4 = a control
  *     socket whose other end master keeps; a restarted child's new peer end
  *     is passed to the survivor over it (SCM_RIGHTS, tag 'P').
- *   smtpd: fd 0/1 = the client connection, fd 3 = its enqueue socketpair.
+ *   smtpd: fd 0/1 = the client connection, fd 3 = its enqueue socketpair,
+ *     -l smtp|submission|smtps = the listener it came in on.
  *   enqueue: fd 3 = the other end; -a CLIENTIP tells it the client address.
  *   signals arrive through a self-pipe, read in the poll loop.
  *
@@ -200,10 +203,12 @@ master_reload(struct master *m)
 		return;
 	}
 	buf_free(&err);
-	if (strcmp(c->smtpd_listen, m->listen) != 0)
-		log_warn("smtpd_listen changed (%s): restart postern to "
-		    "listen there; still listening on %s", c->smtpd_listen,
-		    m->listen);
+	if (strcmp(c->smtpd_listen, m->listen) != 0 ||
+	    strcmp(c->submission_listen, m->listen_sub) != 0 ||
+	    strcmp(c->smtps_listen, m->listen_smtps) != 0)
+		log_warn("smtpd_listen, submission_listen or smtps_listen "
+		    "changed: restart postern to listen there; still "
+		    "listening on %s", m->listen_text);
 	if (strcmp(c->spool_directory, m->spool) != 0)
 		log_warn("spool_directory changed (%s): restart postern to "
 		    "use it; still using %s", c->spool_directory, m->spool);
@@ -301,7 +306,7 @@ master_loop(struct master *m)
 	pfd[0].fd = m->sigpipe[0];
 	pfd[0].events = POLLIN;
 	for (i = 0; i < m->nlfd; i++) {
-		pfd[i + 1].fd = m->lfd[i];
+		pfd[i + 1].fd = m->lfd[i].fd;
 		pfd[i + 1].events = POLLIN;
 	}
 	for (;;) {
@@ -314,7 +319,7 @@ master_loop(struct master *m)
 			master_signals(m);
 		for (i = 1; i < n; i++)
 			if (pfd[i].revents & POLLIN)
-				session_accept(m, pfd[i].fd);
+				session_accept(m, &m->lfd[i - 1]);
 		child_timers(m);
 	}
 }

@@ -3,7 +3,9 @@
  *
  *   master.c   main(): arguments, setup, the poll loop and its dispatch
  *   daemon.c   -d: detach, report readiness to the parent; the pid file
- *   listen.c   smtpd_listen parsed and bound
+ *   listen.c   smtpd_listen, submission_listen, smtps_listen bound
+ *   limits.c   per-client-address limits: sessions at once, connections
+ *              per minute (a fixed-size table)
  *   child.c    the long-running children (lspawn, qmgr): start, backoff,
  *              restart, reconnect the survivor; the fork/exec plumbing
  *   session.c  one smtpd + enqueue pair per accepted connection
@@ -16,6 +18,7 @@
 #define POSTERN_MASTER_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <limits.h>
 
 #include "conf.h"
@@ -40,6 +43,14 @@ struct kid {
 struct session {
 	pid_t		 smtpd;		/* 0 once exited */
 	pid_t		 enqueue;	/* 0 once exited */
+	int		 slot;		/* limits.c's entry for the client;
+					 * -1: not counted */
+};
+
+/* A listening socket, and its kind: smtpd's -l argument. */
+struct listener {
+	int		 fd;
+	const char	*kind;		/* "smtp", "submission", "smtps" */
 };
 
 struct master {
@@ -48,11 +59,14 @@ struct master {
 	char		 libexec[PATH_MAX];	/* where our siblings live */
 	char		 spool[PATH_MAX];	/* cwd; fixed until restart */
 	char		 listen[1024];		/* smtpd_listen when bound */
-	char		 listen_text[1024];	/* "A, B" for the log */
+	char		 listen_sub[1024];	/* submission_listen, same */
+	char		 listen_smtps[1024];	/* smtps_listen, same */
+	char		 listen_text[3200];	/* "A, B (submission)" for
+						 * the log */
 	int		 foreground;
 	int		 stopping;	/* SIGTERM seen: restart nothing */
 
-	int		*lfd;		/* listening sockets */
+	struct listener	*lfd;		/* listening sockets */
 	size_t		 nlfd;
 
 	int		 sigpipe[2];	/* self-pipe: signal numbers */
@@ -94,8 +108,17 @@ void	 child_place_fds(const int *fds, int n);
 void	 child_devnull(int std_in, int std_out);
 int	 status_text(int status, char *out, size_t outsz);
 
+/* limits.c */
+enum limits_verdict { LIMITS_OK, LIMITS_SESSIONS, LIMITS_RATE };
+/* A new connection from the address in ss: counted, and the verdict.
+ * LIMITS_OK: *slot is the entry to release when the session ends (-1
+ * when the table had no room: not counted, let in). */
+enum limits_verdict limits_admit(const struct master *,
+	    const struct sockaddr_storage *, int *slot);
+void	 limits_release(int slot);
+
 /* session.c */
-void	 session_accept(struct master *, int lfd);
+void	 session_accept(struct master *, const struct listener *);
 int	 session_reaped(struct master *, pid_t, int status);
 void	 session_signal_all(struct master *, int sig);
 

@@ -5,13 +5,17 @@
  *   enqueue: fd 3 = pair[1]; fd 0/1 /dev/null; uid queue_user; cwd the
  *            spool; argv -a CLIENTIP (the address comes from the kernel via
  *            master, never from smtpd, which is exposed to the network)
- *   smtpd:   fd 0/1 = the connection, fd 3 = pair[0]; starts as root and
+ *   smtpd:   fd 0/1 = the connection, fd 3 = pair[0]; argv -l KIND (the
+ *            listener: smtp, submission, smtps); starts as root and
  *            chroots and drops privilege itself once it has read the config
  *
  * A session is tracked by its two pids and ends when both have exited; it
  * counts against smtpd_max_sessions until then. Past the limit a client gets
  * one 421 line, written without blocking (best effort), and is closed: it
- * never costs a fork. If the second fork fails, the first half is killed.
+ * never costs a fork. The same goes for a client address past its own
+ * limits (limits.c: smtpd_max_sessions_per_client at once,
+ * smtpd_max_connections_per_minute). If the second fork fails, the first
+ * half is killed.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -56,23 +60,23 @@ session_client_ip(const struct sockaddr_storage *ss, char *out, size_t n)
 	strlcpy(out, "unknown", n);
 }
 
+/* One 421 line, written without blocking (best effort), and close. */
 static void
-session_refuse(struct master *m, int conn, const char *ip)
+session_refuse(struct master *m, int conn, const char *code,
+    const char *what)
 {
-	char	 line[CONF_STR_MAX + 80];
+	char	 line[CONF_STR_MAX + 100];
 	int	 n;
 
-	log_warn("too many sessions (%d): refused %s",
-	    m->conf->smtpd_max_sessions, ip);
-	n = snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many "
-	    "sessions, try again later\r\n", m->conf->hostname);
+	n = snprintf(line, sizeof(line), "421 %s %s Error: %s\r\n",
+	    code, m->conf->hostname, what);
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)!send(conn, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(conn);
 }
 
 static int
-session_add(struct master *m, pid_t smtpd, pid_t enq)
+session_add(struct master *m, pid_t smtpd, pid_t enq, int slot)
 {
 	struct session	*v;
 	size_t		 cap;
@@ -86,23 +90,28 @@ session_add(struct master *m, pid_t smtpd, pid_t enq)
 	}
 	m->sess[m->nsess].smtpd = smtpd;
 	m->sess[m->nsess].enqueue = enq;
+	m->sess[m->nsess].slot = slot;
 	m->nsess++;
 	return 0;
 }
 
-/* Fork the pair for conn. The connection and the pair are closed here. */
+/* Fork the pair for conn. The connection and the pair are closed here;
+ * the limits slot is released here unless a session now holds it. */
 static void
-session_start(struct master *m, int conn, const char *ip)
+session_start(struct master *m, int conn, const char *ip, const char *kind,
+    int slot)
 {
 	char	*eargv[] = { (char *)"enqueue", (char *)"-c", m->confdir,
 	    (char *)"-a", (char *)ip, NULL };
-	char	*sargv[] = { (char *)"smtpd", (char *)"-c", m->confdir, NULL };
+	char	*sargv[] = { (char *)"smtpd", (char *)"-c", m->confdir,
+	    (char *)"-l", (char *)kind, NULL };
 	int	 pair[2];
 	pid_t	 enq, smtpd = 0;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
 		log_warn_errno("socketpair for %s", ip);
 		close(conn);
+		limits_release(slot);
 		return;
 	}
 	if ((enq = child_fork(m)) == 0) {
@@ -130,9 +139,12 @@ session_start(struct master *m, int conn, const char *ip)
 	close(pair[0]);
 	close(pair[1]);
 	close(conn);
-	if (enq > 0 && session_add(m, smtpd, enq) == -1) {
+	if (enq <= 0)
+		limits_release(slot);
+	else if (session_add(m, smtpd, enq, slot) == -1) {
 		/* Cannot track it: stop it, and reap it as unknown. */
 		log_warn_errno("session table");
+		limits_release(slot);
 		kill(enq, SIGTERM);
 		if (smtpd > 0)
 			kill(smtpd, SIGTERM);
@@ -142,16 +154,17 @@ session_start(struct master *m, int conn, const char *ip)
 }
 
 void
-session_accept(struct master *m, int lfd)
+session_accept(struct master *m, const struct listener *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t	 sl;
 	char		 ip[INET6_ADDRSTRLEN];
-	int		 conn, i;
+	int		 conn, i, slot;
 
 	for (i = 0; i < ACCEPT_BURST; i++) {
 		sl = sizeof(ss);
-		conn = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		conn = accept4(l->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_CLOEXEC);
 		if (conn == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
@@ -159,10 +172,32 @@ session_accept(struct master *m, int lfd)
 			return;
 		}
 		session_client_ip(&ss, ip, sizeof(ip));
-		if (m->nsess >= (size_t)m->conf->smtpd_max_sessions)
-			session_refuse(m, conn, ip);
-		else
-			session_start(m, conn, ip);
+		if (m->nsess >= (size_t)m->conf->smtpd_max_sessions) {
+			log_warn("too many sessions (%d): refused %s",
+			    m->conf->smtpd_max_sessions, ip);
+			session_refuse(m, conn, "4.3.2",
+			    "too many sessions, try again later");
+			continue;
+		}
+		switch (limits_admit(m, &ss, &slot)) {
+		case LIMITS_SESSIONS:
+			log_warn("too many sessions from %s (%d at once): "
+			    "refused", ip,
+			    m->conf->smtpd_max_sessions_per_client);
+			session_refuse(m, conn, "4.7.0",
+			    "too many connections from your address");
+			break;
+		case LIMITS_RATE:
+			log_warn("too many connections from %s (%d per "
+			    "minute): refused", ip,
+			    m->conf->smtpd_max_connections_per_minute);
+			session_refuse(m, conn, "4.7.0", "too many "
+			    "connections per minute from your address");
+			break;
+		case LIMITS_OK:
+			session_start(m, conn, ip, l->kind, slot);
+			break;
+		}
 	}
 }
 
@@ -186,8 +221,10 @@ session_reaped(struct master *m, pid_t pid, int status)
 			s->smtpd = 0;
 		else
 			s->enqueue = 0;
-		if (s->smtpd == 0 && s->enqueue == 0)
+		if (s->smtpd == 0 && s->enqueue == 0) {
+			limits_release(s->slot);
 			m->sess[i] = m->sess[--m->nsess];
+		}
 		return 1;
 	}
 	return 0;

@@ -10,6 +10,8 @@
  *                queue_user 0700; trigger a FIFO, queue_user 0600
  *   chroot       smtpd_chroot_directory root:root 0755, should be empty
  *   virtual      virtual_mailbox_base virtual_mail_user 0700
+ *   passwd       CONFDIR/passwd and passwd.cdb (AUTH hashes), when there:
+ *                root, group queue_user's, 0640
  *
  * Missing parents are created root:root 0755. Nothing is followed through a
  * symbolic link: every directory is opened with O_NOFOLLOW and changed with
@@ -249,6 +251,32 @@ chroot_check_empty(const char *path)
 	closedir(d);
 }
 
+/*
+ * CONFDIR/passwd and passwd.cdb hold the SMTP AUTH hashes
+ * (docs/tables.md): root's, group queue_user's (enqueue reads them as
+ * queue_user), 0640, never world-readable. Left alone when absent.
+ */
+static void
+secret_fix(const struct conf *c, const char *name, struct owner queue)
+{
+	struct owner	 o = { 0, queue.gid };
+	char		 p[PATH_MAX];
+	int		 fd;
+
+	if (conf_path(c, name, p, sizeof(p)) == -1)
+		return;
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno != ENOENT)
+			setup_fail(EX_CANTCREAT, "open (no symlink)", p);
+		return;
+	}
+	if (!setup_root)
+		o = owner_of(NULL);	/* the caller's: chown skipped */
+	fix_fd(fd, p, o, 0640);
+	close(fd);
+}
+
 int
 cmd_setup(const char *confdir, int argc, char **argv)
 {
@@ -294,6 +322,8 @@ cmd_setup(const char *confdir, int argc, char **argv)
 	dir_make(c.smtpd_chroot_directory, root, 0755);
 	chroot_check_empty(c.smtpd_chroot_directory);
 	dir_make(c.virtual_mailbox_base, vmail, 0700);
+	secret_fix(&c, "passwd", queue);
+	secret_fix(&c, "passwd.cdb", queue);
 
 	if (!setup_root)
 		say("not root: system users and ownership skipped; the "

@@ -55,6 +55,8 @@
 
 static struct conf		 conf;
 static struct rcpt_tables	 tables;
+static struct policy		 policy;	/* relay, access, senders */
+static struct table		 passwd;	/* AUTH logins -> crypt(3) */
 static struct io		 peer;
 static struct txn		 txn;
 static char			 client[sizeof(txn.env.client)];
@@ -76,6 +78,7 @@ static void	 data_begin(const struct buf *);
 static void	 data_add(const struct buf *);
 static void	 data_finish(const struct buf *);
 static void	 txn_abandon(const struct buf *);
+static void	 auth_login(struct buf *);
 
 int
 main(int argc, char **argv)
@@ -110,6 +113,8 @@ main(int argc, char **argv)
 	if (conf_load(&conf, confdir, &err) == -1)
 		fatal("%s", buf_str(&err));
 	rcpt_tables_init(&tables, &conf);
+	policy_init(&policy, &conf, client);
+	table_init(&passwd, &conf, "passwd");
 	/* smtpd gone: a failed write (EPIPE) is handled where it happens. */
 	signal(SIGPIPE, SIG_IGN);
 	tzset();	/* the Received: date; before any localtime_r() */
@@ -169,6 +174,9 @@ main(int argc, char **argv)
 			break;
 		case 'A':
 			txn_abandon(&rec);
+			break;
+		case 'U':
+			auth_login(&rec);
 			break;
 		default:
 			protocol_error(type, "unknown record type");
@@ -286,13 +294,13 @@ txn_reset(void)
 static void
 mail_start(const struct buf *rec)
 {
-	const char	*f[5], *why;
+	const char	*f[8], *why;
 	struct addr	 a;
-	char		 sender[ADDR_TEXT_MAX];
+	char		 sender[ADDR_TEXT_MAX], why_line[SMTP_LINE_MAX];
 	long long	 size;
 
-	if (frame_fields(rec, f, 5) == -1)
-		protocol_error('M', "not 5 fields");
+	if (frame_fields(rec, f, 8) == -1)
+		protocol_error('M', "not 8 fields");
 	if (in_data())
 		protocol_error('M', "inside DATA");
 	if (f[0][0] == '\0')
@@ -309,9 +317,18 @@ mail_start(const struct buf *rec)
 		protocol_error('M', "bad helo name");
 	if (!enqueue_check_proto(f[4]))
 		protocol_error('M', "bad protocol name");
+	/* envid, ret, smtputf8 (RFC 3461 4.3, 4.4; RFC 6531 3.4) */
+	if ((why = enqueue_check_dsn_mail(f[5], f[6], f[7], sender)) != NULL)
+		protocol_error('M', "%s", why);
 
 	if (txn.active) {
 		reply_err("503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	/* The access table (client, helo, sender) and, for an
+	 * authenticated session, the senders table. */
+	if (policy_mail(&policy, f[3], sender, why_line, sizeof(why_line))) {
+		reply_err(why_line);
 		return;
 	}
 	if (!enqueue_space_ok(conf.queue_minfree_bytes, size)) {
@@ -324,6 +341,9 @@ mail_start(const struct buf *rec)
 	strlcpy(txn.env.body, f[1], sizeof(txn.env.body));
 	strlcpy(txn.env.helo, f[3], sizeof(txn.env.helo));
 	strlcpy(txn.env.proto, f[4], sizeof(txn.env.proto));
+	strlcpy(txn.env.envid, f[5], sizeof(txn.env.envid));
+	strlcpy(txn.env.ret, f[6], sizeof(txn.env.ret));
+	txn.env.smtputf8 = f[7][0] == '1';
 	txn.size = size;
 	txn.active = 1;
 	reply_ok("");
@@ -334,14 +354,14 @@ mail_start(const struct buf *rec)
 static void
 rcpt_add(const struct buf *rec)
 {
-	const char		*f[1], *why;
+	const char		*f[3], *why;
 	struct addr		 a;
 	struct rcpt_route	 route;
-	char			 rcpt[ADDR_TEXT_MAX];
+	char			 rcpt[ADDR_TEXT_MAX], line[SMTP_LINE_MAX];
 	size_t			 i, limit;
 
-	if (frame_fields(rec, f, 1) == -1)
-		protocol_error('R', "not 1 field");
+	if (frame_fields(rec, f, 3) == -1)
+		protocol_error('R', "not 3 fields");
 	if (!txn.active)
 		protocol_error('R', "no transaction ('M' first)");
 	if (in_data())
@@ -352,6 +372,10 @@ rcpt_add(const struct buf *rec)
 		protocol_error('R', "recipient: %s", why);
 	if (addr_format(&a, rcpt, sizeof(rcpt)) == -1)
 		protocol_error('R', "recipient too long");
+	/* notify, orcpt (RFC 3461 4.1, 4.2); UTF-8 only with SMTPUTF8 */
+	if ((why = enqueue_check_dsn_rcpt(rcpt, f[1], f[2],
+	    txn.env.smtputf8)) != NULL)
+		protocol_error('R', "%s", why);
 
 	/* A repeated RCPT is accepted and delivered once. */
 	for (i = 0; i < txn.env.nrcpt; i++)
@@ -369,18 +393,32 @@ rcpt_add(const struct buf *rec)
 		return;
 	}
 
+	/* The access table's rcpt: keys, before anything else is asked. */
+	if (policy_rcpt(&policy, rcpt, line, sizeof(line))) {
+		reply_err(line);
+		return;
+	}
 	switch (rcpt_resolve(&tables, &a, &route)) {
 	case RCPT_USER:
 	case RCPT_VIRTUAL:
-		if (qenv_add_rcpt(&txn.env, rcpt) == -1) {
+		if (enqueue_add_rcpt(&txn.env, rcpt, f[1], f[2]) == -1) {
 			reply_err("452 4.5.3 Error: too many recipients");
 			return;
 		}
 		reply_ok("");
 		break;
 	case RCPT_REMOTE:
-		/* RFC 2821 7.1 and appendix B: we relay for nobody here. */
-		reply_rcpt("550 5.7.1", rcpt, "Relay access denied");
+		/* RFC 2821 7.7: only for the relay table's clients and for
+		 * authenticated users (enqueue_policy.c). */
+		if (policy_relay(&policy, rcpt, line, sizeof(line))) {
+			reply_err(line);
+			break;
+		}
+		if (enqueue_add_rcpt(&txn.env, rcpt, f[1], f[2]) == -1) {
+			reply_err("452 4.5.3 Error: too many recipients");
+			return;
+		}
+		reply_ok("");
 		break;
 	case RCPT_UNKNOWN:
 		reply_rcpt("550 5.1.1", rcpt,
@@ -492,4 +530,71 @@ txn_abandon(const struct buf *rec)
 		protocol_error('A', "has a payload");
 	txn_reset();
 	reply_ok("");
+}
+
+/*
+ * 'U' login, password: AUTH (RFC 4954) as smtpd decoded it. enqueue checks
+ * and remembers the login itself, so smtpd can never claim one that was not
+ * verified here. A refusal is sent only after
+ * smtpd_auth_failure_delay_seconds: the sleep is ours, not smtpd's, so a
+ * client gains nothing by hanging up and reconnecting. The password is
+ * zeroed in the record as soon as it has been used.
+ */
+static void
+auth_login(struct buf *rec)
+{
+	struct timespec	 ts;
+	sigset_t	 term;
+	const char	*f[2];
+	char		 login[ADDR_TEXT_MAX];
+	size_t		 i;
+	int		 r, printable = 1;
+
+	if (frame_fields(rec, f, 2) == -1) {
+		explicit_bzero(rec->data, rec->len);
+		protocol_error('U', "not 2 fields");
+	}
+	if (in_data() || txn.active) {
+		explicit_bzero(rec->data, rec->len);
+		protocol_error('U', "inside a transaction");
+	}
+	if (policy.login[0] != '\0') {
+		explicit_bzero(rec->data, rec->len);
+		reply_err("503 5.5.1 Error: already authenticated");
+		return;
+	}
+	/* A login is printable ASCII without blanks: it goes into logs, a
+	 * 553 reply and the senders table's lists. Others are just wrong. */
+	for (i = 0; f[0][i] != '\0'; i++)
+		if ((unsigned char)f[0][i] <= 0x20 ||
+		    (unsigned char)f[0][i] >= 0x7f)
+			printable = 0;
+	if (i == 0 || i >= sizeof(login))
+		printable = 0;
+	strlcpy(login, printable ? f[0] : "(unprintable)", sizeof(login));
+	addr_lower(login);
+	r = printable ? enqueue_auth_verify(&passwd, login, f[1]) : 0;
+	explicit_bzero(rec->data, rec->len);
+	if (r == 1) {
+		strlcpy(policy.login, login, sizeof(policy.login));
+		log_info("authenticated: login=%s, client=[%s]", login, client);
+		reply_ok("");
+		return;
+	}
+	if (r == -1) {
+		reply_err("454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	log_warn("authentication failed: login=%s, client=[%s]", login,
+	    client);
+	/* SIGTERM may end the wait (nothing is open: no transaction). */
+	ts.tv_sec = conf.smtpd_auth_failure_delay_seconds;
+	ts.tv_nsec = 0;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	reply_err("535 5.7.8 Authentication credentials invalid");
 }

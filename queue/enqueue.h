@@ -4,7 +4,9 @@
  * enqueue.c holds main() and the dispatch switch; enqueue_check.c checks
  * the values smtpd sends before they may enter an envelope;
  * enqueue_received.c builds our Received: line; enqueue_spool.c creates the
- * tmp/ file and runs the commit protocol of DESIGN.md ("The spool").
+ * tmp/ file and runs the commit protocol of DESIGN.md ("The spool");
+ * enqueue_auth.c checks AUTH credentials ('U'); enqueue_policy.c judges
+ * the relay, access and senders tables.
  * Nothing here is used by any other program.
  */
 #ifndef POSTERN_ENQUEUE_H
@@ -13,8 +15,17 @@
 #include <limits.h>
 #include <sys/time.h>
 #include <time.h>
+#include "addr.h"
 #include "buf.h"
+#include "cidr.h"
 #include "qfile.h"
+#include "table.h"
+
+struct conf;
+
+/* An SMTP reply line for an 'E' record: RFC 5321 4.5.3.1.5, 512 octets
+ * with the CRLF smtpd adds. */
+#define SMTP_LINE_MAX	511
 
 /*
  * One SMTP transaction, from 'M' to 'F' or 'A'. The envelope (env) is only
@@ -44,9 +55,45 @@ int	 enqueue_check_proto(const char *);
 int	 enqueue_check_client(const char *);
 int	 enqueue_check_ascii(const char *);
 
+/* enqueue_dsn.c: the 'M' and 'R' fields of DSN and SMTPUTF8. NULL when
+ * good, else why not (for the protocol error). */
+const char *enqueue_check_dsn_mail(const char *envid, const char *ret,
+	    const char *smtputf8, const char *sender);
+const char *enqueue_check_dsn_rcpt(const char *rcpt, const char *notify,
+	    const char *orcpt, int smtputf8);
+/* qenv_add_rcpt() and qenv_set_dsn(): 0 or -1 (too many). */
+int	 enqueue_add_rcpt(struct qenv *, const char *rcpt,
+	    const char *notify, const char *orcpt);
+
 /* enqueue_received.c: append the Received: line for env, dated when. */
 int	 enqueue_received(struct buf *, const struct qenv *,
 	    const char *hostname, time_t when);
+
+/* enqueue_auth.c: 'U' (RFC 4954 AUTH): the login (lowercased) and its
+ * password against the passwd table. 1 valid, 0 not, -1 table error. */
+int	 enqueue_auth_verify(struct table *passwd, const char *login,
+	    const char *password);
+
+/* enqueue_policy.c: relay, access and senders tables for one session.
+ * Each check returns 0 (go on) or 1 with the SMTP reply line in out. */
+struct policy {
+	struct table	 relay, access, senders;
+	char		 client[64];	/* -a, "" for a local submission */
+	int		 local;		/* client "" */
+	struct cidr	 addr;		/* the client, parsed */
+	int		 relay_ok;	/* -1 not yet known, 0, 1 */
+	int		 client_verdict; /* -1 not yet known; access verdict */
+	char		 client_text[256];	/* its REJECT text */
+	char		 login[ADDR_TEXT_MAX];	/* verified by 'U'; "" */
+};
+
+void	 policy_init(struct policy *, const struct conf *, const char *);
+int	 policy_mail(struct policy *, const char *helo, const char *sender,
+	    char *out, size_t outsz);
+int	 policy_rcpt(struct policy *, const char *rcpt, char *out,
+	    size_t outsz);
+int	 policy_relay(struct policy *, const char *rcpt, char *out,
+	    size_t outsz);
 
 /* enqueue_spool.c */
 int	 enqueue_space_ok(long long minfree, long long size);

@@ -215,8 +215,9 @@ cmd_mail_args(const char *args, int esmtp, long long size_limit,
 	int	 bad, r, seen_size = 0, seen_body = 0;
 
 	memset(mp, 0, sizeof(*mp));
-	if (path_split(args, "FROM:", ADDR_NULL_OK, &mp->addr, &params,
-	    &bad) == -1) {
+	/* ADDR_UTF8: SMTPUTF8 comes after the path; checked at the end. */
+	if (path_split(args, "FROM:", ADDR_NULL_OK | ADDR_UTF8, &mp->addr,
+	    &params, &bad) == -1) {
 		strlcpy(reply, bad ? "501 5.1.7 Bad sender address syntax" :
 		    "501 5.5.4 Syntax: MAIL FROM:<address>", replysz);
 		return -1;
@@ -254,6 +255,10 @@ cmd_mail_args(const char *args, int esmtp, long long size_limit,
 		    keyis(val, vallen, "8BITMIME"))) {
 			seen_body = 1;
 			mp->body8 = keyis(val, vallen, "8BITMIME");
+		} else if (esmtp && (r = param_mail_ext(key, keylen, val,
+		    vallen, mp, reply, replysz)) != 0) {
+			if (r == -1)		/* SMTPUTF8, RET, ENVID */
+				return -1;
 		} else {
 			/* Checked above: printable ASCII, no blank. */
 			snprintf(reply, replysz,
@@ -266,6 +271,13 @@ cmd_mail_args(const char *args, int esmtp, long long size_limit,
 		strlcpy(reply, "501 5.1.7 Bad sender address syntax", replysz);
 		return -1;
 	}
+	/* RFC 6531 3.6, RFC 3463 5.6.7: a UTF-8 address only in a
+	 * transaction that said SMTPUTF8. */
+	if (!mp->utf8 && !param_ascii(mp->text)) {
+		strlcpy(reply, "553 5.6.7 Error: UTF-8 address requires "
+		    "SMTPUTF8", replysz);
+		return -1;
+	}
 	return 0;
 }
 
@@ -273,31 +285,51 @@ int
 cmd_rcpt_args(const char *args, struct smtpd_path *rp, char *reply,
     size_t replysz)
 {
+	return cmd_rcpt_params(args, 1, 0, rp, reply, replysz);
+}
+
+int
+cmd_rcpt_params(const char *args, int esmtp, int utf8,
+    struct smtpd_path *rp, char *reply, size_t replysz)
+{
 	const char *params, *key, *val;
 	size_t	 keylen, vallen;
 	int	 bad, r;
 
 	memset(rp, 0, sizeof(*rp));
 	/* RFC 5321 4.5.1: <postmaster> without a domain must be accepted. */
-	if (path_split(args, "TO:", ADDR_POSTMASTER, &rp->addr, &params,
-	    &bad) == -1) {
+	if (path_split(args, "TO:", ADDR_POSTMASTER | ADDR_UTF8, &rp->addr,
+	    &params, &bad) == -1) {
 		strlcpy(reply, bad ? "501 5.1.3 Bad recipient address syntax" :
 		    "501 5.5.4 Syntax: RCPT TO:<address>", replysz);
 		return -1;
 	}
-	if ((r = param_next(&params, &key, &keylen, &val, &vallen)) != 0) {
-		if (r == -1)
+	while ((r = param_next(&params, &key, &keylen, &val, &vallen)) != 0) {
+		if (r == -1) {
 			strlcpy(reply, "501 5.5.4 Syntax error in parameters",
 			    replysz);
-		else
-			snprintf(reply, replysz,
-			    "555 5.5.4 Unsupported option: %.*s",
-			    (int)(keylen + (val ? vallen + 1 : 0)), key);
+			return -1;
+		}
+		/* RFC 3461 4.1, 4.2: NOTIFY and ORCPT, after EHLO only. */
+		if (esmtp && (r = param_rcpt_ext(key, keylen, val, vallen, rp,
+		    reply, replysz)) != 0) {
+			if (r == -1)
+				return -1;
+			continue;
+		}
+		snprintf(reply, replysz, "555 5.5.4 Unsupported option: %.*s",
+		    (int)(keylen + (val ? vallen + 1 : 0)), key);
 		return -1;
 	}
 	if (addr_format(&rp->addr, rp->text, sizeof(rp->text)) == -1) {
 		strlcpy(reply, "501 5.1.3 Bad recipient address syntax",
 		    replysz);
+		return -1;
+	}
+	/* RFC 6531 3.6, RFC 3463 5.6.7 */
+	if (!utf8 && !param_ascii(rp->text)) {
+		strlcpy(reply, "553 5.6.7 Error: UTF-8 address requires "
+		    "SMTPUTF8", replysz);
 		return -1;
 	}
 	return 0;

@@ -21,6 +21,16 @@
  * reading goes on to the real end so that the reply comes where the client
  * expects it and nothing of the text is ever read as a command.
  *
+ * With smtpd_bare_newline = normalize the message is taken instead: a bare
+ * LF is a line end (stored as LF, like every line end in the queue), and a
+ * bare CR is made one too, not dropped: text from old Mac clients keeps
+ * its lines, and no lone CR reaches the queue, where a later relay or
+ * reader could take it for a line end. The end is still only CRLF.CRLF:
+ * "\n.\n" and "\r.\r\n" are message text in both modes, which is what
+ * keeps smuggling impossible in both. For the same reason a leading dot is
+ * removed only from a line that follows a CRLF (RFC 5321 4.5.2 stuffs the
+ * lines of which CRLF.CRLF is one): the "." of "\n.\n" stays a ".".
+ *
  * Errors: a problem with the text (bare CR/LF, NUL, long line, size) is
  * remembered and the rest of the message thrown away; the client's EOF or
  * timeout and enqueue's failure are returned to the caller.
@@ -54,12 +64,13 @@ int
 data_line(struct data_state *d, const char *line, size_t len, int toolong,
     struct buf *out)
 {
-	int	 ends_crlf, dot;
-	size_t	 text;
+	int	 ends_crlf, dot, bare, after_crlf;
+	size_t	 text, i;
 
 	ends_crlf = len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n';
 	if (d->crlf && len == 3 && memcmp(line, ".\r\n", 3) == 0)
 		return 1;
+	after_crlf = d->crlf;
 	d->crlf = ends_crlf;
 	if (toolong) {
 		data_problem(d, DATA_LONG);
@@ -67,8 +78,9 @@ data_line(struct data_state *d, const char *line, size_t len, int toolong,
 	}
 	/* Without its ending; a line always ends in '\n' (data_getline). */
 	text = len - (ends_crlf ? 2 : 1);
-	dot = len > 0 && line[0] == '.';
-	if (!ends_crlf || memchr(line, '\r', text) != NULL)
+	dot = len > 0 && line[0] == '.' && after_crlf;
+	bare = !ends_crlf || memchr(line, '\r', text) != NULL;
+	if (bare && !d->normalize)
 		data_problem(d, DATA_BARE);
 	if (memchr(line, '\0', len) != NULL)
 		data_problem(d, DATA_NUL);
@@ -86,6 +98,13 @@ data_line(struct data_state *d, const char *line, size_t len, int toolong,
 	if (buf_add(out, line + dot, text - (size_t)dot) == -1 ||
 	    buf_addc(out, '\n') == -1)
 		return -1;
+	if (bare) {
+		/* normalize: each CR still in the text was a bare one. */
+		for (i = out->len - (text - (size_t)dot) - 1; i < out->len;
+		    i++)
+			if (out->data[i] == '\r')
+				out->data[i] = '\n';
+	}
 	return 0;
 }
 
@@ -169,6 +188,7 @@ data_receive(struct session *s, enum data_problem *problem)
 	size_t		 limit = (size_t)s->conf->smtpd_text_line_limit;
 
 	data_init(&d, limit, s->conf->message_size_limit);
+	d.normalize = strcmp(s->conf->smtpd_bare_newline, "normalize") == 0;
 	/* One chunk plus the longest line we keep. */
 	buf_init(&chunk, SMTPD_DATA_CHUNK + limit + 2);
 	s->cin.timeout_ms = s->conf->smtpd_data_timeout_seconds * 1000;

@@ -77,6 +77,10 @@ session_clear(struct session *s)
 	s->nrcpt = 0;
 	s->overshoot = 0;
 	s->sender[0] = '\0';
+	s->utf8 = 0;
+	s->bdat = 0;
+	s->bdat_open = 0;
+	s->bdat_fail[0] = '\0';
 }
 
 int
@@ -126,6 +130,13 @@ smtpd_helo(struct session *s, const struct smtpd_cmd *cmd, int esmtp)
 	reply(s, "250-PIPELINING");			/* RFC 2920 */
 	reply(s, "250-SIZE %lld", s->conf->message_size_limit); /* 1870 */
 	reply(s, "250-8BITMIME");			/* RFC 6152 */
+	reply(s, "250-SMTPUTF8");			/* RFC 6531 */
+	reply(s, "250-CHUNKING");			/* RFC 3030 */
+	reply(s, "250-DSN");				/* RFC 3461 */
+	if (starttls_offered(s))
+		reply(s, "250-STARTTLS");		/* RFC 3207 */
+	if (auth_offered(s))
+		reply(s, "250-AUTH PLAIN LOGIN");	/* RFC 4954 */
 	reply(s, "250 ENHANCEDSTATUSCODES");		/* RFC 2034 */
 }
 
@@ -134,7 +145,7 @@ smtpd_mail(struct session *s, const struct smtpd_cmd *cmd)
 {
 	struct smtpd_path mp;
 	char	 err[SMTPD_REPLY_MAX + 1], size[32];
-	const char *f[5];
+	const char *f[8];
 	int	 r;
 
 	if (!s->greeted) {
@@ -143,6 +154,11 @@ smtpd_mail(struct session *s, const struct smtpd_cmd *cmd)
 	}
 	if (s->in_mail) {
 		reply(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	/* RFC 6409 4.3: submission is for authenticated users. */
+	if (s->listener != LISTEN_SMTP && s->auth_user[0] == '\0') {
+		reject(s, "MAIL", NULL, "530 5.7.0 Authentication required");
 		return;
 	}
 	if (cmd_mail_args(cmd->args, s->esmtp, s->conf->message_size_limit,
@@ -155,8 +171,14 @@ smtpd_mail(struct session *s, const struct smtpd_cmd *cmd)
 	f[1] = mp.body8 ? "8BITMIME" : "7BIT";
 	f[2] = size;
 	f[3] = s->helo;
-	f[4] = s->esmtp ? "ESMTP" : "SMTP";
-	if ((r = enqueue_ask(s, 'M', f, 5)) == -1) {
+	/* session_proto() says UTF8SMTP* for an SMTPUTF8 transaction. */
+	s->utf8 = mp.utf8;
+	f[4] = session_proto(s);
+	/* RFC 3461 4.3, 4.4, RFC 6531 3.4: kept for the queue file. */
+	f[5] = mp.envid;
+	f[6] = mp.ret;
+	f[7] = mp.utf8 ? "1" : "0";
+	if ((r = enqueue_ask(s, 'M', f, 8)) == -1) {
 		session_queue_gone(s, 0);
 		return;
 	}
@@ -171,6 +193,7 @@ smtpd_mail(struct session *s, const struct smtpd_cmd *cmd)
 	}
 	session_clear(s);
 	s->in_mail = 1;
+	s->utf8 = mp.utf8;
 	strlcpy(s->sender, mp.text, sizeof(s->sender));
 	reply(s, "250 2.1.0 Ok");
 }
@@ -180,7 +203,7 @@ smtpd_rcpt(struct session *s, const struct smtpd_cmd *cmd)
 {
 	struct smtpd_path rp;
 	char	 err[SMTPD_REPLY_MAX + 1];
-	const char *f[1];
+	const char *f[3];
 	int	 r;
 
 	if (!s->in_mail) {
@@ -188,7 +211,8 @@ smtpd_rcpt(struct session *s, const struct smtpd_cmd *cmd)
 		return;
 	}
 	s->rcpt_tried = 1;
-	if (cmd_rcpt_args(cmd->args, &rp, err, sizeof(err)) == -1) {
+	if (cmd_rcpt_params(cmd->args, s->esmtp, s->utf8, &rp, err,
+	    sizeof(err)) == -1) {
 		reject(s, "RCPT", NULL, "%s", err);
 		return;
 	}
@@ -205,7 +229,9 @@ smtpd_rcpt(struct session *s, const struct smtpd_cmd *cmd)
 		return;
 	}
 	f[0] = rp.text;
-	if ((r = enqueue_ask(s, 'R', f, 1)) == -1) {
+	f[1] = rp.notify;	/* RFC 3461 4.1, 4.2 */
+	f[2] = rp.orcpt;
+	if ((r = enqueue_ask(s, 'R', f, 3)) == -1) {
 		session_queue_gone(s, 0);
 		return;
 	}
@@ -217,8 +243,9 @@ smtpd_rcpt(struct session *s, const struct smtpd_cmd *cmd)
 	reply(s, "250 2.1.5 Ok");
 }
 
-/* After the data: the reply, the log line, the end of the transaction. */
-static void
+/* After the data: the reply, the log line, the end of the transaction.
+ * Also bdat.c's, after the LAST chunk. */
+void
 smtpd_data_end(struct session *s, enum data_result res,
     enum data_problem problem)
 {
@@ -281,6 +308,12 @@ smtpd_data(struct session *s, const struct smtpd_cmd *cmd)
 
 	if (!s->in_mail || !s->rcpt_tried) {
 		reply(s, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	/* RFC 3030 2: a transaction's message goes by DATA or by BDAT,
+	 * never by both. */
+	if (s->bdat) {
+		reply(s, "503 5.5.1 Error: DATA after BDAT");
 		return;
 	}
 	if (s->nrcpt == 0) {

@@ -19,7 +19,9 @@
  *   fd 3        the socketpair to this session's enqueue, framed records
  *               (docs/protocols.md, "smtpd <-> enqueue").
  *
- * Usage: smtpd [-c CONFDIR]. Exit codes (docs/man/smtpd.8): 0 the session
+ * Usage: smtpd [-c CONFDIR] [-l smtp|submission|smtps]: -l names the
+ * listener master accepted the connection on (smtps: TLS before the
+ * greeting, RFC 8314). Exit codes (docs/man/smtpd.8): 0 the session
  * ended (QUIT, the client left, a timeout, too many errors); 64 bad usage;
  * 75 the environment is wrong (the config, the privilege drop, fd 3, or
  * enqueue went away during the session).
@@ -70,7 +72,8 @@ __lsan_default_options(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: smtpd [-c confdir]\n");
+	fprintf(stderr, "usage: smtpd [-c confdir] "
+	    "[-l smtp|submission|smtps]\n");
 	exit(EX_USAGE);
 }
 
@@ -157,6 +160,10 @@ session_run(struct session *s)
 {
 	struct smtpd_cmd cmd;
 
+	if (starttls_pregreet(s) == -1) {
+		io_flush(&s->cout);	/* the 554, if any */
+		return;
+	}
 	reply(s, "220 %s ESMTP Postern", s->conf->hostname);
 	while (!s->quit && read_command(s, &cmd) == 0) {
 		switch (cmd.verb) {
@@ -197,9 +204,15 @@ session_run(struct session *s)
 			reply(s, "214 2.0.0 See "
 			    "https://www.rfc-editor.org/rfc/rfc5321");
 			break;
-		case VERB_STARTTLS:	/* not offered yet (issue 3) */
+		case VERB_STARTTLS:
+			smtpd_starttls(s, &cmd);
+			break;
 		case VERB_AUTH:
-		case VERB_BDAT:
+			smtpd_auth(s, &cmd);
+			break;
+		case VERB_BDAT:		/* RFC 3030 */
+			smtpd_bdat(s, &cmd);
+			break;
 		case VERB_SEND:
 		case VERB_SAML:
 		case VERB_SOML:
@@ -235,12 +248,23 @@ main(int argc, char *argv[])
 	const char	*confdir = CONFDIR_DEFAULT;
 	char		 ip[64];
 	int		 ch;
+	enum listener	 listener = LISTEN_SMTP;
 
 	log_init("smtpd", 0);
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:l:")) != -1) {
 		switch (ch) {
 		case 'c':
 			confdir = optarg;
+			break;
+		case 'l':
+			if (strcmp(optarg, "smtp") == 0)
+				listener = LISTEN_SMTP;
+			else if (strcmp(optarg, "submission") == 0)
+				listener = LISTEN_SUBMISSION;
+			else if (strcmp(optarg, "smtps") == 0)
+				listener = LISTEN_SMTPS;
+			else
+				usage();
 			break;
 		default:
 			usage();
@@ -256,6 +280,8 @@ main(int argc, char *argv[])
 	peer_address(ip, sizeof(ip));
 	tzset();			/* before chroot: no zoneinfo inside */
 	signal(SIGPIPE, SIG_IGN);	/* a vanished peer is EPIPE */
+	/* The key is root's and outside the chroot: load it now. */
+	starttls_init(&conf);
 
 	/* Nothing from the client has been read yet, and nothing will be
 	 * until we are nobody in an empty directory. */
@@ -263,8 +289,10 @@ main(int argc, char *argv[])
 		fatal("cannot drop privileges to %s", conf.smtpd_user);
 
 	session_init(&s, &conf, ip);
+	s.listener = listener;
 	log_info("connect from [%s]", s.ip);
 	session_run(&s);
+	starttls_end(&s);
 	log_info("disconnect from [%s]", s.ip);
 	session_free(&s);
 	return s.exit_code;

@@ -5,8 +5,13 @@
  * session.c one function per SMTP command that has more than a reply
  * command.c parsing a command line (pure functions, unit-tested)
  * data.c    reading DATA: line reader, the line state machine, the pump
+ * bdat.c    CHUNKING (RFC 3030): BDAT chunks, their octet state machine
+ * params.c  the SMTPUTF8 and DSN parameters of MAIL and RCPT
  * enqueue.c the request/reply round trip with enqueue on fd 3
  * reply.c   replies to the client, error counting, reply text checks
+ * starttls.c STARTTLS (RFC 3207), implicit TLS (RFC 8314), pregreet
+ * proto.c   the with-protocol name of the session (RFC 3848, RFC 6531)
+ * auth.c    AUTH PLAIN and LOGIN (RFC 4954); enqueue checks the password
  *
  * Everything here is per session: one smtpd process serves one connection,
  * so there is exactly one struct session, owned by main().
@@ -19,6 +24,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "io.h"
+#include "xtext.h"
 
 /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
 #define SMTPD_REPLY_MAX		510
@@ -63,6 +69,12 @@ struct smtpd_path {
 	char		 text[ADDR_TEXT_MAX];	/* addr_format()ted */
 	long long	 size;		/* SIZE=, 0 if none (MAIL only) */
 	int		 body8;		/* BODY=8BITMIME (MAIL only) */
+	int		 utf8;		/* SMTPUTF8 (MAIL only, RFC 6531) */
+	/* DSN (RFC 3461), canonical as xtext.h has them, "" if not given */
+	char		 ret[8];	/* RET= (MAIL) */
+	char		 envid[DSN_ENVID_XTEXT_MAX + 1];	/* ENVID= (MAIL) */
+	char		 notify[DSN_NOTIFY_MAX];	/* NOTIFY= (RCPT) */
+	char		 orcpt[DSN_ORCPT_MAX + 1];	/* ORCPT= (RCPT) */
 };
 
 /* Cut the line ending ("\r\n", or a lone "\n" which we tolerate at the end
@@ -78,9 +90,26 @@ void		 cmd_parse(char *line, struct smtpd_cmd *);
 int		 cmd_mail_args(const char *args, int esmtp,
 		    long long size_limit, struct smtpd_path *,
 		    char *reply, size_t replysz);
-/* "TO:<path> [params]" for RCPT: no params are supported. */
+/* "TO:<path> [params]" for RCPT. esmtp: EHLO was used (NOTIFY=, ORCPT=
+ * are allowed); utf8: the transaction's MAIL had SMTPUTF8, so a UTF-8
+ * address is allowed (else 553 5.6.7). */
+int		 cmd_rcpt_params(const char *args, int esmtp, int utf8,
+		    struct smtpd_path *, char *reply, size_t replysz);
+/* cmd_rcpt_params(args, 1, 0, ...): the fuzzer's and old tests' entry. */
 int		 cmd_rcpt_args(const char *args, struct smtpd_path *,
 		    char *reply, size_t replysz);
+/* params.c: the MAIL and RCPT parameters of SMTPUTF8 and DSN (RFC 6531,
+ * RFC 3461). 1 handled (set in p), 0 not one of these, -1 bad or
+ * repeated: the reply line is in reply. val is NULL without '='. */
+int		 param_mail_ext(const char *key, size_t keylen,
+		    const char *val, size_t vallen, struct smtpd_path *p,
+		    char *reply, size_t replysz);
+int		 param_rcpt_ext(const char *key, size_t keylen,
+		    const char *val, size_t vallen, struct smtpd_path *p,
+		    char *reply, size_t replysz);
+/* 1 when the formatted address is all ASCII (RFC 6531: else the
+ * transaction needs SMTPUTF8). */
+int		 param_ascii(const char *);
 /* An EHLO/HELO argument: a domain or an address literal, where '_' is
  * tolerated inside labels (Windows host names). 1 valid, 0 not. */
 int		 cmd_helo_valid(const char *name);
@@ -137,6 +166,7 @@ struct data_state {
 	long long	 size_limit;	/* 0: none */
 	long long	 size;		/* octets received so far */
 	int		 crlf;		/* the previous line ended in CRLF */
+	int		 normalize;	/* smtpd_bare_newline = normalize */
 	enum data_problem problem;	/* the first one found */
 };
 
@@ -169,6 +199,34 @@ enum data_result data_receive(struct session *, enum data_problem *problem);
 void		 data_problem_reply(enum data_problem, size_t line_limit,
 		    char *out, size_t outsz);
 
+/* ---- bdat.c: CHUNKING (RFC 3030) ---- */
+
+/* The octets of one transaction's BDAT chunks, as a state machine that
+ * is fed whatever piece of a chunk arrives: CRLF to LF, across chunk
+ * boundaries too, and the first problem found (data.c's kinds). */
+struct bdat_state {
+	size_t		 line_limit;	/* octets incl. CRLF */
+	long long	 size_limit;	/* 0: none */
+	int		 normalize;	/* smtpd_bare_newline = normalize */
+	long long	 size;		/* octets received, all chunks */
+	size_t		 linelen;	/* octets of the current line */
+	int		 cr;		/* the last octet was a CR, held back */
+	enum data_problem problem;	/* the first one found */
+};
+
+void		 bdat_init(struct bdat_state *, size_t line_limit,
+		    long long size_limit, int normalize);
+/* n octets of a chunk; message bytes go to out (at most n + 1 added)
+ * while there is no problem. 0, or -1 when out is full (a bug). */
+int		 bdat_feed(struct bdat_state *, const char *p, size_t n,
+		    struct buf *out);
+/* After the LAST chunk: a CR held back is a bare CR. */
+int		 bdat_end(struct bdat_state *, struct buf *out);
+/* "<size> [LAST]": 0 with *size and *last; 1 the size is good but the
+ * rest is not (the chunk can still be skipped); -1 no size at all. */
+int		 bdat_args(const char *args, long long *size, int *last);
+void		 smtpd_bdat(struct session *, const struct smtpd_cmd *);
+
 /* ---- session.c: the commands ---- */
 
 struct session {
@@ -197,6 +255,13 @@ struct session {
 	char		 tls_info[128];	/* e.g. "TLSv1.3 with cipher X", logs */
 	char		 auth_user[ADDR_TEXT_MAX];	/* "" until AUTH */
 	int		 utf8;		/* this transaction's MAIL had SMTPUTF8 */
+	/* CHUNKING: this transaction's BDATs (RFC 3030) */
+	int		 bdat;		/* a BDAT came: DATA is refused */
+	int		 bdat_open;	/* enqueue accepted 'B' */
+	char		 bdat_fail[SMTPD_REPLY_MAX + 1]; /* the reply of a
+					 * failed one: every later chunk gets
+					 * it, then LAST abandons */
+	struct bdat_state bdat_st;
 };
 
 /* Open the session's buffers on fds 0, 1 and 3. */
@@ -208,6 +273,10 @@ void		 smtpd_helo(struct session *, const struct smtpd_cmd *,
 void		 smtpd_mail(struct session *, const struct smtpd_cmd *);
 void		 smtpd_rcpt(struct session *, const struct smtpd_cmd *);
 void		 smtpd_data(struct session *, const struct smtpd_cmd *);
+/* After the message (DATA or the LAST BDAT): the reply and the commit
+ * ('F'), or the refusal and 'A'. */
+void		 smtpd_data_end(struct session *, enum data_result,
+		    enum data_problem);
 void		 smtpd_rset(struct session *, const struct smtpd_cmd *);
 void		 smtpd_quit(struct session *, const struct smtpd_cmd *);
 /* Drop the open transaction, telling enqueue ('A'). 0, or -1 when
@@ -216,5 +285,31 @@ int		 session_abandon(struct session *);
 /* enqueue is gone: 451 for the command at hand (unless it was replied
  * already), then 421, and the session ends. */
 void		 session_queue_gone(struct session *, int replied);
+
+/* ---- starttls.c ---- */
+
+/* Load the certificate and key (as root, before chroot). A bad one is
+ * logged; STARTTLS is then not offered, and an smtps session ends. */
+void		 starttls_init(const struct conf *);
+/* EHLO offers STARTTLS: a certificate is loaded and TLS is not up. */
+int		 starttls_offered(const struct session *);
+void		 smtpd_starttls(struct session *, const struct smtpd_cmd *);
+/* Before the greeting: the handshake on an smtps listener, the pregreet
+ * check on the others. 0 go on, -1 the session is over (logged). */
+int		 starttls_pregreet(struct session *);
+/* close_notify at the end of the session, when TLS is up. */
+void		 starttls_end(struct session *);
+
+/* ---- auth.c: AUTH (RFC 4954) ---- */
+
+/* EHLO offers AUTH: a submission or smtps session with TLS up. */
+int		 auth_offered(const struct session *);
+void		 smtpd_auth(struct session *, const struct smtpd_cmd *);
+
+/* ---- proto.c ---- */
+
+/* "SMTP", "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA", "UTF8SMTP", "UTF8SMTPS",
+ * "UTF8SMTPA", "UTF8SMTPSA": the 'M' record's proto, Received: "with". */
+const char	*session_proto(const struct session *);
 
 #endif

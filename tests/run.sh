@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/run.sh BUILDDIR...: for each build (build/, build-san/), every unit
-# test binary, then the integration suite; adds up their "N passed, N failed"
-# lines and ends with the total.
+# test binary, then the integration suite; then, once, the fuzz harnesses
+# of $FUZZ_BUILD when it is set; adds up their "N passed, N failed" lines
+# and ends with the total.
 # Integration tests need root (real users, chroot, tmpfs); without root they
 # are reported as skipped, and the run fails so that nobody mistakes a
 # partial run for a green one (CI runs as root).
@@ -32,6 +33,15 @@ else
 	status=1
 fi
 done
+# The libFuzzer harnesses (tests/fuzz/), once, not per build: make test
+# names their build in FUZZ_BUILD after "make fuzzers".
+if [ -n "${FUZZ_BUILD:-}" ]; then
+	echo "== $FUZZ_BUILD"
+	sh tests/fuzz/run.sh brief "$FUZZ_BUILD" "${FUZZ_BRIEF_SECONDS:-5}" 2>&1 |
+	    tee "$log"
+	tally "$log"
+	grep -q '^fuzz: [0-9]* passed, 0 failed' "$log" || status=1
+fi
 rm -f "$log"
 echo "total: $pass passed, $fail failed"
 exit $status

@@ -185,6 +185,8 @@ class Instance:
         self.spool = spool or os.path.join(self.dir, "spool")
         self.mail = os.path.join(self.dir, "mail")
         self.port = free_port()
+        self.port_submission = free_port()
+        self.port_smtps = free_port()
         self.logfile = os.path.join(self.dir, "postern.log")
         self.master = None
         for d in (self.etc, self.sbin, self.libexec):
@@ -232,6 +234,33 @@ class Instance:
             raise AssertionError("postern %s failed (%d): %s" %
                                  (" ".join(args), r.returncode, r.stdout.decode()))
         return r
+
+    def enable_tls(self, submission=True, smtps=True):
+        """A self-signed certificate for mx.test, STARTTLS on every listener,
+        and (by default) the submission (587-like) and smtps (465-like)
+        listeners on their own loopback ports. Call before start()."""
+        cert = os.path.join(self.etc, "cert.pem")
+        key = os.path.join(self.etc, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=mx.test",
+                        "-addext", "subjectAltName=DNS:mx.test"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cert = cert
+        self.conf["tls_cert_file"] = cert
+        self.conf["tls_key_file"] = key
+        if submission:
+            self.conf["submission_listen"] = "127.0.0.1:%d" % self.port_submission
+        if smtps:
+            self.conf["smtps_listen"] = "127.0.0.1:%d" % self.port_smtps
+        self.write_conf()
+        return self
+
+    def client_tls_context(self):
+        """An ssl context that trusts exactly this instance's certificate."""
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.check_hostname = True
+        return ctx
 
     # -- running ------------------------------------------------------------
     def start(self):

@@ -133,3 +133,34 @@ def delivered_daemon():
     md = inst.virtual_maildir("demo/Maildir")
     inst.send("d@client.test", ["demo@localhost"], b"Subject: daemon\r\n\r\nx\r\n")
     wait_for(lambda: [m for m in maildir_messages(md) if b"Subject: daemon\n" in m], 30, "delivery")
+
+
+def test_sysv_init_script():
+    """conf/postern.init drives the same instance: start, status, reload, stop."""
+    import harness
+    script = os.path.join(harness.REPO, "conf", "postern.init")
+    env = dict(os.environ, POSTERN=os.path.join(inst.sbin, "postern"), CONFDIR=inst.etc)
+
+    def init(action):
+        return subprocess.run(["sh", script, action], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=60)
+    inst.stop()                                    # the foreground instance, if any
+    assert init("status").returncode == 3
+    r = init("start")
+    assert r.returncode == 0, r.stdout
+    r = init("status")
+    assert r.returncode == 0, r.stdout
+    assert init("start").returncode == 0           # already running: LSB says 0
+    wait_for(inst_listening, 20, "the daemon to listen")
+    assert init("reload").returncode == 0
+    pid = open(inst.conf["pid_file"]).read().strip()
+    inst.write_conf("no_such_key = 1\n")
+    r = init("restart")
+    assert r.returncode == 6 and b"postern.conf:" in r.stdout   # refused...
+    inst.write_conf()
+    r = init("status")
+    assert r.returncode == 0 and pid.encode() in r.stdout, r.stdout   # ...and not stopped
+    assert init("restart").returncode == 0
+    assert init("stop").returncode == 0
+    assert init("status").returncode == 3
+    assert init("bogus").returncode == 2

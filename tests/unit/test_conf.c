@@ -270,6 +270,11 @@ test_errors(void)
 	fails("queue_retry_min_seconds = 5000\n",
 	    ": queue_retry_min_seconds (5000) is greater than "
 	    "queue_retry_max_seconds (4000)");
+	/* RFC 8314: implicit TLS is nothing without a certificate. */
+	fails("smtps_listen = 127.0.0.1:465\n", ": smtps_listen is set but "
+	    "tls_cert_file is not (implicit TLS needs a certificate)");
+	fails("tls_key_file = /etc/k.pem\n", ": tls_key_file is set but "
+	    "tls_cert_file is not");
 
 	/* smtpd_listen syntax */
 	fails("smtpd_listen = 127.0.0.1\n", ":1: smtpd_listen: '127.0.0.1' "

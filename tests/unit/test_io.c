@@ -1,7 +1,8 @@
 /*
  * test_io.c: common/io.c over pipes and socketpairs: lines split across
  * reads, over-long lines, partial lines at EOF, exact reads, flushing to a
- * vanished peer, and the deadline.
+ * vanished peer, the deadline, and a read hook holding bytes of its own
+ * (pendingfn: TLS's SSL_pending) on a silent fd.
  */
 #include <errno.h>
 #include <signal.h>
@@ -172,6 +173,71 @@ test_write_timeout(void)
 	close(sp[1]);
 }
 
+/* A stand-in for TLS: the bytes live inside the "library", which hands
+ * out at most 4 per read, as SSL_read hands out one record at a time. */
+struct fake_tls {
+	const char	*data;
+	size_t		 left;
+};
+
+static ssize_t
+fake_read(struct io *io, void *p, size_t n)
+{
+	struct fake_tls	*f = io->ctx;
+
+	if (n > 4)
+		n = 4;
+	if (n > f->left)
+		n = f->left;
+	memcpy(p, f->data, n);
+	f->data += n;
+	f->left -= n;
+	return (ssize_t)n;
+}
+
+static int
+fake_pending(struct io *io)
+{
+	return (int)((struct fake_tls *)io->ctx)->left;
+}
+
+static void
+test_pending_hook(void)
+{
+	struct fake_tls	 f = { "hello\nworld\n", 12 };
+	struct io	 io;
+	struct buf	 line = BUF_INIT;
+	struct timespec	 t0, t1;
+	long		 ms;
+	int		 p[2];
+
+	/* The pipe stays silent (its writer open): a poll() before each
+	 * read would wait out the 2 s deadline for bytes already held. */
+	CHECK(pipe(p) == 0);
+	io_init(&io, p[0], 2000, 1024);
+	io.readfn = fake_read;
+	io.pendingfn = fake_pending;
+	io.ctx = &f;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(io_wait_readable(&io, 2000) == 1);
+	CHECK(io_getline(&io, &line, 100) == IO_LINE_OK);
+	CHECK_STR(buf_str(&line), "hello\n");
+	CHECK(io_getline(&io, &line, 100) == IO_LINE_OK);
+	CHECK_STR(buf_str(&line), "world\n");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CHECK(ms < 1000);
+	/* Nothing held any more: now it is the fd's turn, and it times out. */
+	io.timeout_ms = 50;
+	errno = 0;
+	CHECK(io_getline(&io, &line, 100) == IO_LINE_ERR && errno == ETIMEDOUT);
+	io_free(&io);
+	buf_free(&line);
+	close(p[0]);
+	close(p[1]);
+}
+
 int
 main(void)
 {
@@ -181,5 +247,6 @@ main(void)
 	test_readn_timeout();
 	test_write();
 	test_write_timeout();
+	test_pending_hook();
 	return harness_done();
 }

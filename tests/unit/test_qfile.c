@@ -157,34 +157,69 @@ static const struct rec good[] = {
 static void
 build(struct buf *b, const char *magic, const struct rec *r)
 {
+	char	 nul[256];
+	size_t	 i;
+
 	buf_reset(b);
 	buf_adds(b, magic);
 	for (; r->v != NULL; r++) {
 		if (r->type == 0)
 			buf_adds(b, r->v);
-		else
+		else if (r->type == 'D') {
+			/* '|' stands for the NUL that ends each field */
+			for (i = 0; r->v[i] != '\0' && i < sizeof(nul); i++)
+				nul[i] = r->v[i] == '|' ? '\0' : r->v[i];
+			frame_put(b, 'D', nul, i);
+		} else
 			frame_put(b, r->type, r->v, strlen(r->v));
 	}
 }
+
+static const struct rec good_dsn[] = {
+	{ 'T', "1700000000" }, { 'I', "06553F1000A1B2C3D4E5F0A1B" },
+	{ 'C', "192.0.2.7" }, { 'H', "client.example" }, { 'P', "UTF8SMTP" },
+	{ 'S', "a@example.org" }, { 'B', "8BITMIME" }, { 'E', "QQ+2B1" },
+	{ 'F', "HDRS" }, { 'U', "1" }, { 'R', "b@example.org" },
+	{ 'D', "SUCCESS,FAILURE|rfc822;b@example.org|" },
+	{ 'R', "j\xc3\xb6rg@example.org" }, { 'D', "NEVER||" },
+	{ 'R', "c@example.org" },
+	{ 'M', "hello\n" }, { 'Z', "6" }, { 0, NULL }
+};
+
+static int variant_of(const struct rec *, int, int, const char *, int,
+    struct buf *);
 
 /* good[] with record i replaced by (type, v); type -1 drops it; with
  * insert set the new record goes before record i instead. */
 static int
 variant(int i, int type, const char *v, int insert, struct buf *err)
 {
-	struct rec	 r[16];
+	return variant_of(good, i, type, v, insert, err);
+}
+
+static int
+dvariant(int i, int type, const char *v, int insert, struct buf *err)
+{
+	return variant_of(good_dsn, i, type, v, insert, err);
+}
+
+static int
+variant_of(const struct rec *base, int i, int type, const char *v,
+    int insert, struct buf *err)
+{
+	struct rec	 r[24];
 	struct buf	 b = BUF_INIT;
 	struct qenv	 env;
 	int		 n = 0, k, res;
 
-	for (k = 0; good[k].v != NULL; k++) {
+	for (k = 0; base[k].v != NULL; k++) {
 		if (k == i && insert)
 			r[n++] = (struct rec){ type, v };
 		if (k == i && !insert) {
 			if (type != -1)
 				r[n++] = (struct rec){ type, v };
 		} else
-			r[n++] = good[k];
+			r[n++] = base[k];
 	}
 	if (i == k)
 		r[n++] = (struct rec){ type, v };
@@ -282,6 +317,117 @@ test_corrupt(void)
 	buf_free(&err);
 }
 
+/* DSN (RFC 3461) and SMTPUTF8 (RFC 6531): the optional records. */
+static void
+test_dsn_round_trip(void)
+{
+	struct qenv		 env, got;
+	struct qfile_writer	 w;
+	struct buf		 err = BUF_INIT;
+	int			 fd;
+
+	good_env(&env);
+	strlcpy(env.envid, "QQ+2B314", sizeof(env.envid));
+	strlcpy(env.ret, "FULL", sizeof(env.ret));
+	env.smtputf8 = 1;
+	CHECK(qenv_set_dsn(&env, "NEVER", "") == 0);	/* postmaster */
+	CHECK(qenv_add_rcpt(&env, "j\xc3\xb6rg@example.net") == 0);
+	CHECK(qenv_set_dsn(&env, "SUCCESS,DELAY",
+	    "utf-8;j\\x{F6}rg@example.net") == 0);
+	CHECK(qenv_add_rcpt(&env, "c@example.net") == 0);
+	CHECK(qenv_set_dsn(&env, "delay", "") == -1);	/* not canonical */
+	CHECK(qenv_set_dsn(&env, "", "rfc822;a b") == -1);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(qfile_begin(&w, fd, &env) == 0 && qfile_finish(&w) == 0);
+	qfile_writer_free(&w);
+	CHECK(qfile_read(fd, &got, &err) == QFILE_OK);
+	CHECK_STR(got.envid, "QQ+2B314");
+	CHECK_STR(got.ret, "FULL");
+	CHECK(got.smtputf8 == 1);
+	CHECK(got.nrcpt == 4);
+	CHECK_STR(got.rcpt[0], "bob@example.net");
+	CHECK_STR(got.dsn[0].notify, "");
+	CHECK_STR(got.dsn[0].orcpt, "");
+	CHECK_STR(got.dsn[1].notify, "NEVER");
+	CHECK_STR(got.dsn[2].notify, "SUCCESS,DELAY");
+	CHECK_STR(got.dsn[2].orcpt, "utf-8;j\\x{F6}rg@example.net");
+	CHECK_STR(got.dsn[3].notify, "");
+	qenv_free(&got);
+	close(fd);
+
+	/* the writer refuses what the reader would */
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	strlcpy(env.envid, "a b", sizeof(env.envid));
+	CHECK(qfile_begin(&w, fd, &env) == -1 && errno == EINVAL);
+	qfile_writer_free(&w);
+	strlcpy(env.envid, "", sizeof(env.envid));
+	strlcpy(env.ret, "hdrs", sizeof(env.ret));
+	CHECK(qfile_begin(&w, fd, &env) == -1 && errno == EINVAL);
+	qfile_writer_free(&w);
+	strlcpy(env.ret, "", sizeof(env.ret));
+	strlcpy(env.dsn[3].notify, "NEVER\nR", sizeof(env.dsn[3].notify));
+	CHECK(qfile_begin(&w, fd, &env) == -1 && errno == EINVAL);
+	qfile_writer_free(&w);
+	strlcpy(env.dsn[3].notify, "", sizeof(env.dsn[3].notify));
+	strlcpy(env.dsn[3].orcpt, "rfc822;a+0Ab", sizeof(env.dsn[3].orcpt));
+	CHECK(qfile_begin(&w, fd, &env) == -1 && errno == EINVAL);
+	qfile_writer_free(&w);
+	strlcpy(env.dsn[3].orcpt, "", sizeof(env.dsn[3].orcpt));
+	env.smtputf8 = 2;
+	CHECK(qfile_begin(&w, fd, &env) == -1 && errno == EINVAL);
+	qfile_writer_free(&w);
+	env.smtputf8 = 0;
+	CHECK(qfile_begin(&w, fd, &env) == 0);
+	qfile_writer_free(&w);
+	close(fd);
+	qenv_free(&env);
+	buf_free(&err);
+}
+
+static void
+test_dsn_corrupt(void)
+{
+	struct buf	 err = BUF_INIT;
+
+	CHECK(dvariant(99, -1, "", 0, &err) == QFILE_OK);	/* baseline */
+	/* each optional record may be missing */
+	CHECK(dvariant(7, -1, "", 0, &err) == QFILE_OK);
+	CHECK(dvariant(8, -1, "", 0, &err) == QFILE_OK);
+	CHECK(dvariant(9, -1, "", 0, &err) == QFILE_OK);
+	CHECK(dvariant(11, -1, "", 0, &err) == QFILE_OK);
+	/* but never twice, out of order, or after the first R */
+	CORRUPT(dvariant(8, 'E', "x", 1, &err), "repeated");
+	CORRUPT(dvariant(10, 'U', "1", 1, &err), "repeated");
+	CORRUPT(dvariant(7, 'F', "FULL", 1, &err), "out of order");
+	CORRUPT(dvariant(7, 'U', "1", 1, &err), "out of order");
+	CORRUPT(dvariant(12, 'F', "FULL", 1, &err), "repeated");
+	CORRUPT(variant(8, 'E', "x", 1, &err), "out of order");	/* after R */
+	CORRUPT(variant(8, 'U', "1", 1, &err), "out of order");	/* after R */
+	/* a D only right after its R, and once */
+	CORRUPT(dvariant(10, 'D', "NEVER||", 1, &err), "out of order");
+	CORRUPT(dvariant(12, 'D', "NEVER||", 1, &err), "repeated");
+	CORRUPT(dvariant(14, 'D', "NEVER||", 1, &err), "repeated");
+	CHECK(dvariant(15, 'D', "NEVER||", 1, &err) == QFILE_OK);
+	CORRUPT(dvariant(16, 'D', "NEVER||", 1, &err), "missing Z");
+	/* bad values */
+	CORRUPT(dvariant(7, 'E', "a b", 0, &err), "ENVID");
+	CORRUPT(dvariant(7, 'E', "a+0A", 0, &err), "ENVID");
+	CORRUPT(dvariant(7, 'E', "", 0, &err), "ENVID");
+	CORRUPT(dvariant(8, 'F', "hdrs", 0, &err), "RET");
+	CORRUPT(dvariant(8, 'F', "", 0, &err), "RET");
+	CORRUPT(dvariant(9, 'U', "0", 0, &err), "SMTPUTF8");
+	CORRUPT(dvariant(9, 'U', "", 0, &err), "SMTPUTF8");
+	CORRUPT(dvariant(11, 'D', "NEVER|", 0, &err), "DSN");	/* 1 field */
+	CORRUPT(dvariant(11, 'D', "NEVER|||", 0, &err), "DSN");	/* 3 */
+	CORRUPT(dvariant(11, 'D', "NEVER|x", 0, &err), "DSN");	/* trailing */
+	CORRUPT(dvariant(11, 'D', "||", 0, &err), "DSN");	/* empty */
+	CORRUPT(dvariant(11, 'D', "SOMETIMES||", 0, &err), "DSN");
+	CORRUPT(dvariant(11, 'D', "|rfc822;a+0D+0Ab|", 0, &err), "DSN");
+	CORRUPT(dvariant(11, 'D', "|x400;b|", 0, &err), "DSN");
+	CORRUPT(dvariant(11, 'D', "", 0, &err), "DSN");
+	buf_free(&err);
+}
+
 int
 main(void)
 {
@@ -293,6 +439,8 @@ main(void)
 	test_round_trip();
 	test_writer_refuses();
 	test_corrupt();
+	test_dsn_round_trip();
+	test_dsn_corrupt();
 	unlink(path);
 	return harness_done();
 }

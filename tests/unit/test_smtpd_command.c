@@ -186,10 +186,12 @@ test_mail(void)
 	CHECK(mail("FROM:<a@b.example> BODY=BINARYMIME", 1, &p, r,
 	    sizeof(r)) == -1);
 	CHECK_STR(r, "555 5.5.4 Unsupported option: BODY=BINARYMIME");
-	CHECK(mail("FROM:<a@b.example> SMTPUTF8", 1, &p, r, sizeof(r)) ==
+	/* SMTPUTF8 and DSN are offered now (test_smtpd_params.c); after
+	 * HELO they are still no parameters at all. */
+	CHECK(mail("FROM:<a@b.example> SMTPUTF8", 0, &p, r, sizeof(r)) ==
 	    -1);
 	CHECK_STR(r, "555 5.5.4 Unsupported option: SMTPUTF8");
-	CHECK(mail("FROM:<a@b.example> RET=HDRS ENVID=x", 1, &p, r,
+	CHECK(mail("FROM:<a@b.example> RET=HDRS ENVID=x", 0, &p, r,
 	    sizeof(r)) == -1);
 	CHECK_STR(r, "555 5.5.4 Unsupported option: RET=HDRS");
 	CHECK(mail("FROM:<a@b.example> =x", 1, &p, r, sizeof(r)) == -1);
@@ -233,9 +235,12 @@ test_rcpt(void)
 	CHECK(cmd_rcpt_args("FROM:<bob@example.org>", &p, r, sizeof(r)) ==
 	    -1);
 	CHECK_STR(r, "501 5.5.4 Syntax: RCPT TO:<address>");
-	CHECK(cmd_rcpt_args("TO:<bob@example.org> NOTIFY=NEVER", &p, r,
-	    sizeof(r)) == -1);
+	CHECK(cmd_rcpt_params("TO:<bob@example.org> NOTIFY=NEVER", 0, 0, &p,
+	    r, sizeof(r)) == -1);
 	CHECK_STR(r, "555 5.5.4 Unsupported option: NOTIFY=NEVER");
+	CHECK(cmd_rcpt_args("TO:<bob@example.org> X-FOO=1", &p, r,
+	    sizeof(r)) == -1);
+	CHECK_STR(r, "555 5.5.4 Unsupported option: X-FOO=1");
 	CHECK(cmd_rcpt_args("TO:<bob@example.org> a=\x01", &p, r,
 	    sizeof(r)) == -1);
 	CHECK_STR(r, "501 5.5.4 Syntax error in parameters");

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""mkcorpus.py: (re)writes the seed corpus of tests/fuzz/corpus/<harness>/.
+
+The seeds are committed; this script is how they were made, kept so that a
+new harness option or a new command can get seeds the same way. Each seed
+is what a real client, file or peer sends, in the harness's input format
+(see the header of each fuzz_*.c): an options byte first where the harness
+has one. The queue file seeds named valid-* were written by the real writer
+(qfile_begin/qfile_body/qfile_finish) and are only read here, to derive
+damaged variants from them.
+
+    python3 tests/fuzz/mkcorpus.py      # from the top of the tree
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def put(harness, name, data):
+    d = os.path.join(CORPUS, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+# -- addresses: from tests/unit/test_addr.c, valid and refused ---------------
+ADDRS = [
+    "<user@example.org>", "<first.last@example.org>", "<User@EXAMPLE.Org>",
+    "<!#$%&'*+-/=?^_`{|}~@x.org>", '<"john doe"@example.org>',
+    '<"a@b%c"@example.org>', '<"say \\"hi\\""@example.org>',
+    '<"back\\\\slash"@x.org>', '<"abc"@x.org>', '<" "@x.org>',
+    "<@a.org,@b.org:u@c.org>", "<u@[127.0.0.1]>", "<u@[IPv6:2001:db8::1]>",
+    "<u@[IPv6:::ffff:192.0.2.1]>", "<u@[x-tag:some-text]>",
+    "<a@b.org> SIZE=100", "<>", "<postmaster>", "<Postmaster>",
+    "<u@xn--bcher-kva.example>", "<user@example.org", "user@example.org",
+    "<.u@x.org>", "<u..v@x.org>", "<u@-x.org>", "<u@x.org.>", "<u@[1.2.3]>",
+    '<";sleep 66;"@x.org>', "<u@" + "a" * 63 + "." + "b" * 63 + ">",
+    "<" + "l" * 65 + "@x.org>", "<u\r\n@x.org>",
+]
+UTF8 = ["<δοκιμή@παράδειγμα.δοκιμή>", "<用户@例子.广告>", "<\"ü ö\"@x.org>",
+        "<u@\xc3(bad>"]
+
+
+def addr_corpus():
+    for i, a in enumerate(ADDRS):
+        put("addr", "a%02d" % i, bytes([i % 8]) + a.encode())
+    for i, a in enumerate(UTF8):
+        put("addr", "u%02d" % i, bytes([0x02 | (i & 1)]) + a.encode("utf-8", "surrogateescape"))
+    put("addr", "mailbox-postmaster", b"\x04postmaster")
+    put("addr", "helo-literal", b"\x00[192.0.2.1]")
+
+
+# -- command lines: whole client sessions -----------------------------------
+SESSIONS = {
+    "plain": "HELO client.test\r\nMAIL FROM:<s@client.test>\r\nRCPT TO:<demo@localhost>\r\n"
+             "DATA\r\nQUIT\r\n",
+    "esmtp": "EHLO client.test\r\nMAIL FROM:<s@client.test> SIZE=1000 BODY=8BITMIME\r\n"
+             "RCPT TO:<demo@localhost>\r\nRCPT TO:<postmaster>\r\nRSET\r\nNOOP\r\nQUIT\r\n",
+    "null-sender": "EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<Postmaster>\r\n",
+    "space-after-colon": "MAIL FROM: <a@b.c>\r\nRCPT TO: <d@e.f>\r\n",
+    "source-route": "MAIL FROM:<@a.org,@b.org:u@c.org>\r\n",
+    "bad-params": "MAIL FROM:<a@b.c> SIZE=abc\r\nMAIL FROM:<a@b.c> SIZE=99999999999999999999\r\n"
+                  "MAIL FROM:<a@b.c> BODY=BINARYMIME\r\nMAIL FROM:<a@b.c> X=\r\n"
+                  "MAIL FROM:<a@b.c> SIZE=1 SIZE=2\r\nRCPT TO:<a@b.c> NOTIFY=NEVER\r\n",
+    "dsn-utf8": "MAIL FROM:<a@b.c> RET=HDRS ENVID=QQ314159 SMTPUTF8\r\n"
+                "RCPT TO:<a@b.c> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@b.c\r\n",
+    "verbs": "VRFY postmaster\r\nEXPN list\r\nHELP\r\nSEND FROM:<a@b.c>\r\nSAML\r\nSOML\r\n"
+             "TURN\r\nSTARTTLS\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nBDAT 100 LAST\r\nBDAT 0\r\n",
+    "bare-lf": "EHLO x\nMAIL FROM:<a@b.c>\n",
+    "cr-inside": "MAIL FROM:<a@b.c>\rRCPT TO:<x@y.z>\r\n",
+    "nul": "MAIL FROM:<a\x00@b.c>\r\n",
+    "blanks": "   \r\n\r\nmail from:<a@b.c>   \t\r\nEHLO\r\nEHLO mail_host.example\r\n"
+              "HELO [IPv6:::1]\r\nHELO [300.1.1.1]\r\n",
+    "quoted": 'MAIL FROM:<"x>y"@b.org> BODY=7BIT\r\nRCPT TO:<"a\\"b"@c.d>\r\n',
+    "long": "MAIL FROM:<" + "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + ">\r\n"
+            "RCPT TO:<" + "x" * 200 + "@y.z>\r\n",
+}
+
+
+def command_corpus():
+    for i, (name, text) in enumerate(sorted(SESSIONS.items())):
+        put("command", name, bytes([i % 8]) + text.encode("latin-1"))
+    put("command", "utf8-addr", b"\x01MAIL FROM:<\xce\xb4@\xcf\x80.gr> SMTPUTF8\r\n")
+    # Each distinct line alone too: small seeds mutate faster.
+    lines = sorted({l for t in SESSIONS.values() for l in t.encode("latin-1").split(b"\n") if l})
+    for i, l in enumerate(lines):
+        put("command", "line%02d" % i, b"\x01" + l + b"\n")
+
+
+# -- DATA: what follows the 354 ---------------------------------------------
+DATA = {
+    "simple": b"Subject: hi\r\n\r\nbody\r\n.\r\n",
+    "empty": b".\r\n",
+    "dots": b"line one\r\n.leading dot\r\n..two dots\r\n.\r\n",
+    "stuffed-end": b"..\r\n...\r\n.\r\nQUIT\r\n",
+    "smuggle-lf": b"Subject: a\r\n\r\nx\n.\nMAIL FROM:<evil@x>\r\n.\r\n",
+    "smuggle-lf-crlf": b"x\n.\r\nMAIL FROM:<evil@x>\r\n.\r\n",
+    "smuggle-cr": b"x\r.\r\nRCPT TO:<v@x>\r\n.\r\n",
+    "bare-cr": b"a\rb\r\n.\r\n",
+    "nul": b"a\x00b\r\n.\r\n",
+    "long-line": b"x" * 1200 + b"\r\n.\r\n",
+    "limit-line": b"y" * 998 + b"\r\n." + b"z" * 998 + b"\r\n.\r\n",
+    "no-end": b"Subject: cut\r\n\r\nand the client went aw",
+    "eight-bit": "Subject: 8bit\r\n\r\nGrüße, 日本語\r\n.\r\n".encode(),
+    "many-lines": b"".join(b"line %d\r\n" % i for i in range(300)) + b".\r\n",
+}
+
+
+def data_corpus():
+    # Options: the default limits, then normalize mode with BDAT chunks
+    # cut small (see fuzz_data.c's header for the bits).
+    for i, (name, text) in enumerate(sorted(DATA.items())):
+        put("data", name, bytes([0]) + text)
+        put("data", name + "-n", bytes([0x10 | (i % 8) << 5 | (i % 4)]) + text)
+
+
+# -- frames: records of the pipes -------------------------------------------
+def rec(t, payload):
+    return t.encode() + struct.pack(">I", len(payload)) + payload
+
+
+def fields(*f):
+    return b"".join(x.encode() + b"\0" for x in f)
+
+
+def frame_corpus():
+    put("frame", "mail", rec("M", fields("s@client.test", "8BITMIME", "1000", "client.test", "ESMTP")))
+    put("frame", "session", rec("M", fields("", "7BIT", "0", "x", "SMTP")) + rec("R", fields("demo@localhost"))
+        + rec("B", b"") + rec("D", b"Subject: x\n\nbody\n") + rec("F", b""))
+    put("frame", "replies", rec("K", fields("")) + rec("E", fields("550 5.1.1 <a@b>: User unknown"))
+        + rec("K", fields("06553F1000A1B2C3D4E5F0A1B")))
+    put("frame", "lspawn", rec("L", fields("7", "06553F1000A1B2C3D4E5F0A1B", "0", "demo@localhost", "v",
+                                           "demo/Maildir/", "s@x.org"))
+        + rec("O", fields("7", "K", "2.0.0", "delivered")))
+    put("frame", "state", rec("O", fields("0", "Z", "4.3.0", "try again")) * 3)
+    put("frame", "torn", rec("D", b"abcdef")[:7])
+    put("frame", "badtype", b"\x01\0\0\0\0")
+    put("frame", "trailing", rec("K", fields("x") + b"junk"))
+    put("frame", "too-long", b"D\x00\x04\x00\x01" + b"x" * 16)
+    put("frame", "empty", b"")
+    put("frame", "abandon", rec("M", fields("a@b.c", "7BIT", "0", "h", "ESMTP")) + rec("A", b""))
+    put("frame", "many-fields", rec("X", fields(*["f%d" % i for i in range(16)])))
+    put("frame", "nul-only", rec("K", b"\0"))
+    put("frame", "big-d", rec("D", b"x" * 4096) + rec("F", b""))
+    put("frame", "two-torn", rec("R", fields("a@b.c")) + b"R\x00\x00")
+
+
+# -- queue files: damaged variants of the writer's valid ones ----------------
+def qfile_corpus():
+    d = os.path.join(CORPUS, "qfile")
+    good = open(os.path.join(d, "valid-one-rcpt"), "rb").read()
+    put("qfile", "bad-truncated", good[:-3])
+    put("qfile", "bad-after-z", good + b"x")
+    put("qfile", "bad-magic", b"POSTERN2\n" + good[9:])
+    put("qfile", "bad-torn-m", good.replace(b"M\x00\x00\x00", b"M\x00\x00\x01", 1))
+    i = good.index(b"R\x00")
+    put("qfile", "bad-repeated-r-order", good[:9] + good[i:])
+
+    def swap(t, value):
+        """good with the value of its first t record replaced."""
+        j = good.index(t.encode() + b"\x00\x00")
+        n = struct.unpack(">I", good[j + 1:j + 5])[0]
+        return good[:j] + rec(t, value) + good[j + 5 + n:]
+    put("qfile", "bad-time", swap("T", b"-1"))
+    put("qfile", "bad-id", swap("I", b"../../etc/passwd"))
+    put("qfile", "bad-client", swap("C", b"127.0.0.1; rm"))
+    put("qfile", "bad-sender-crlf", swap("S", b"a@b.c\r\nR"))
+    put("qfile", "bad-rcpt-quoted", swap("R", b'"a b@c.d'))
+    put("qfile", "bad-z-length", good[:-1] + b"9")
+    put("qfile", "ok-null-sender", swap("S", b""))
+
+
+if __name__ == "__main__":
+    addr_corpus()
+    command_corpus()
+    data_corpus()
+    frame_corpus()
+    qfile_corpus()
