@@ -114,13 +114,12 @@ units: $(UNITS)
 # smtpd.c) go in an archive so that a harness links only what it calls.
 # "make fuzz" runs each for FUZZ_SECONDS on a copy of its corpus; "make
 # test" runs each briefly (tests/fuzz/run.sh, tallied by tests/run.sh).
-# -Wno-format-nonliteral: clang, unlike gcc, flags vsnprintf() in a helper
-# that has no format attribute of its own (smtpd/reply.c). No
-# _FORTIFY_SOURCE: ASan checks every access already, and better.
+# No _FORTIFY_SOURCE: ASan checks every access already, and better.
 FZ	?= build-fuzz
 FUZZ_CC	?= clang
 FUZZ_SECONDS ?= 300
-FUZZ_CFLAGS = -std=c17 -O1 -g -fno-omit-frame-pointer $(WARN) -Wno-format-nonliteral -U_FORTIFY_SOURCE \
+FUZZ_CFLAGS = -std=c17 -O1 -g -fno-omit-frame-pointer $(WARN) \
+	   -U_FORTIFY_SOURCE \
 	   -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS	= $(patsubst tests/fuzz/%.c,$(FZ)/%,$(FUZZ_SRC))

@@ -36,7 +36,8 @@ int	 buf_adds(struct buf *, const char *);
 int	 buf_addc(struct buf *, char);
 int	 buf_addf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-int	 buf_vaddf(struct buf *, const char *, va_list);
+int	 buf_vaddf(struct buf *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
 int	 buf_set(struct buf *, const void *, size_t);	/* reset + add */
 /* reset + addf: the "what went wrong" buffers of conf.c, table.c...;
  * a NULL buffer is allowed and ignored (the caller wants no text). */

@@ -54,6 +54,9 @@ log_progname(void)
  * Format one line and emit it. Control characters become '?' so that text
  * a client chose (a HELO name, an address) cannot forge extra log lines.
  */
+static void	log_emit(int, const char *, int, const char *, va_list)
+		    __attribute__((format(printf, 4, 0)));
+
 static void
 log_emit(int prio, const char *prefix, int errnum, const char *fmt,
     va_list ap)

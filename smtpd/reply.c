@@ -18,6 +18,9 @@
 #include "log.h"
 #include "smtpd.h"
 
+static void	reply_emit(struct session *, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 static void
 reply_emit(struct session *s, int count, const char *fmt, va_list ap)
 {
