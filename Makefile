@@ -181,4 +181,9 @@ test: deps-test
 clean:
 	rm -rf build build-san $(FZ)
 
-.PHONY: all units fuzzers fuzz deps deps-test install run test clean
+# Postern beside Postfix (bench/README.md); root, and slow: not a test.
+bench: deps-test
+	@$(MAKE) --no-print-directory SANITIZE= B=build all
+	POSTERN_BUILD=build python3 bench/bench.py
+
+.PHONY: bench all units fuzzers fuzz deps deps-test install run test clean

@@ -30,7 +30,9 @@ pf = None
 class PrivatePostfix:
     """A Postfix instance in a directory of its own."""
 
-    def __init__(self, relay_port, cafile):
+    def __init__(self, relay_port, cafile, overrides=None, extra_services=()):
+        """overrides: main.cf settings on top of these; extra_services:
+        more master.cf lines (the benchmark adds local delivery)."""
         self.dir = tempfile.mkdtemp(prefix="postern-postfix-", dir="/tmp")
         # Postfix's daemons run as "postfix": they must reach the queue.
         os.chmod(self.dir, 0o755)
@@ -77,6 +79,7 @@ class PrivatePostfix:
             "minimal_backoff_time": "2s", "maximal_backoff_time": "4s",
             "queue_run_delay": "2s",
         }
+        main.update(overrides or {})
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             for k, v in main.items():
                 f.write("%s = %s\n" % (k, v))
@@ -105,7 +108,7 @@ class PrivatePostfix:
             ("scache", "unix", "-", "-", "n", "-", "1", "scache"),
             ("tlsproxy", "unix", "-", "-", "n", "-", "0", "tlsproxy"),
             ("postlog", "unix-dgram", "n", "-", "n", "-", "1", "postlogd"),
-        ]
+        ] + list(extra_services)
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             for s in services:
                 f.write(" ".join(s) + "\n")
