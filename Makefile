@@ -52,14 +52,17 @@ MASTER_SRC  = $(wildcard master/*.c)
 SMTPD_SRC   = $(wildcard smtpd/*.c)
 ENQUEUE_SRC = $(wildcard queue/enqueue*.c)
 QMGR_SRC    = $(wildcard queue/qmgr*.c)
-DELIVER_LIB = $(filter-out deliver/lspawn.c deliver/local.c,$(wildcard deliver/*.c))
+DELIVER_LIB = $(filter-out deliver/lspawn.c deliver/local.c deliver/lmtp%.c,$(wildcard deliver/*.c))
 LSPAWN_SRC  = deliver/lspawn.c $(DELIVER_LIB)
 LOCAL_SRC   = deliver/local.c $(DELIVER_LIB)
+# lmtp(8) is its own agent: no Maildir code, only the LMTP client.
+LMTP_SRC    = deliver/lmtp.c deliver/lmtp_client.c deliver/outcome.c
 POSTERN_SRC = $(wildcard postern/*.c)
+SENDMAIL_SRC = $(wildcard sendmail/*.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 
-LIBEXEC_PROGS = master smtpd enqueue qmgr lspawn local
-SBIN_PROGS    = postern
+LIBEXEC_PROGS = master smtpd enqueue qmgr lspawn local lmtp
+SBIN_PROGS    = postern sendmail
 PROGS	= $(addprefix $(B)/,$(LIBEXEC_PROGS) $(SBIN_PROGS))
 UNITS	= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
@@ -86,7 +89,9 @@ $(B)/enqueue: LIBS += -lcrypt
 $(B)/qmgr:    $(call obj,$(QMGR_SRC))    $(B)/libcommon.a
 $(B)/lspawn:  $(call obj,$(LSPAWN_SRC))  $(B)/libcommon.a
 $(B)/local:   $(call obj,$(LOCAL_SRC))   $(B)/libcommon.a
+$(B)/lmtp:    $(call obj,$(LMTP_SRC))    $(B)/libcommon.a
 $(B)/postern: $(call obj,$(POSTERN_SRC)) $(B)/libcommon.a
+$(B)/sendmail: $(call obj,$(SENDMAIL_SRC)) $(B)/libcommon.a
 
 $(PROGS):
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
@@ -100,6 +105,16 @@ $(B)/tests/test_smtpd_%: $(B)/obj/tests/unit/test_smtpd_%.o \
 
 $(B)/tests/test_deliver_%: $(B)/obj/tests/unit/test_deliver_%.o \
     $(call obj,$(DELIVER_LIB)) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
+
+$(B)/tests/test_lmtp_%: $(B)/obj/tests/unit/test_lmtp_%.o \
+    $(call obj,deliver/lmtp_client.c deliver/outcome.c) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
+
+$(B)/tests/test_sendmail_%: $(B)/obj/tests/unit/test_sendmail_%.o \
+    $(call obj,$(filter-out sendmail/sendmail.c,$(SENDMAIL_SRC))) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
 
@@ -146,7 +161,8 @@ fuzz: deps-test
 
 # Packages a fresh Debian 12 needs; installed only when missing, only as root.
 DEB_BUILD = build-essential libbsd-dev libssl-dev libcdb-dev libcrypt-dev
-DEB_TEST  = swaks python3 iproute2 procps clang libclang-rt-14-dev postfix
+DEB_TEST  = swaks python3 iproute2 procps clang libclang-rt-14-dev postfix \
+	    dovecot-core dovecot-lmtpd dovecot-imapd
 deps:
 	@sh conf/deps.sh $(DEB_BUILD)
 deps-test:
@@ -158,7 +174,11 @@ install: all
 	install -m 0755 $(addprefix $(B)/,$(LIBEXEC_PROGS)) \
 	    $(DESTDIR)$(PREFIX)/libexec/postern/
 	install -m 0755 $(B)/postern $(DESTDIR)$(PREFIX)/sbin/
-	for f in conf/postern.conf conf/domains conf/virtual; do \
+	# sendmail(8) with its links; never over /usr/sbin/sendmail (INSTALL)
+	install -m 0755 $(B)/sendmail $(DESTDIR)$(PREFIX)/sbin/
+	ln -sf sendmail $(DESTDIR)$(PREFIX)/sbin/mailq
+	ln -sf sendmail $(DESTDIR)$(PREFIX)/sbin/newaliases
+	for f in conf/postern.conf conf/domains conf/virtual conf/aliases; do \
 	    [ -e $(DESTDIR)$(ETCDIR)/$${f#conf/} ] || \
 	    install -m 0644 $$f $(DESTDIR)$(ETCDIR)/; done
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/

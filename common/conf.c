@@ -74,6 +74,8 @@ static const struct conf_key keys[] = {
 	STR(smtpd_listen, "0.0.0.0:25", CF_NONEMPTY | CF_LISTEN),
 	STR(submission_listen, "", CF_LISTEN),
 	STR(smtps_listen, "", CF_LISTEN),
+	STR(local_submit_socket, "", CF_ABSPATH),
+	STR(sendmail_trusted_users, "", 0),
 	STR(tls_cert_file, "", CF_ABSPATH),
 	STR(tls_key_file, "", CF_ABSPATH),
 	INT(tls_session_tickets, 0, 1, "0"),
@@ -103,7 +105,22 @@ static const struct conf_key keys[] = {
 	INT(local_concurrency, 1, 1000, "10"),
 	INT(qmgr_message_active_limit, 1, 100000, "1000"),
 	INT(local_delivery_timeout_seconds, 1, DAY, "600"),
+	/* "Maildir/": ~/Maildir/; "mbox": mail_spool_directory/USER (Debian's
+	 * /var/mail, group mail), locked with fcntl and a dotlock. */
+	ONEOF(home_mailbox, "Maildir/", "Maildir/|mbox"),
+	STR(mail_spool_directory, "/var/mail", CF_NONEMPTY | CF_ABSPATH),
 	STR(local_agent, "", CF_ABSPATH),
+	/* Any of these characters starts a +detail (RFC 5233); "" none. */
+	STR(recipient_delimiter, "+", 0),
+	/* Never root: lspawn refuses uid 0 and so does qmgr. */
+	STR(alias_user, "nobody", CF_NONEMPTY),
+	INT(alias_max_targets, 1, 100000, "1000"),
+	INT(alias_max_depth, 1, 100, "20"),
+	/* Read by lmtp(8) only; it checks the syntax (deliver/lmtp_client.c)
+	 * and defers, naming the key, when it is wrong. Debian's
+	 * dovecot-lmtpd listens on this socket. */
+	STR(lmtp_destination, "unix:/run/dovecot/lmtp", CF_NONEMPTY),
+	INT(lmtp_timeout_seconds, 1, 3600, "120"),
 	INT(master_restart_max_seconds, 1, 3600, "60"),
 };
 

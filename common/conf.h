@@ -39,6 +39,11 @@ struct conf {
 	char	 smtpd_listen[1024];		/* 0.0.0.0:25 */
 	char	 submission_listen[1024];	/* "" (RFC 6409: 587) */
 	char	 smtps_listen[1024];		/* "" (RFC 8314: 465) */
+	/* sendmail(1): the local submission socket (master binds it, mode
+	 * 0666; the uid comes from SO_PEERCRED), and who may choose the
+	 * envelope sender with -f (root always may) */
+	char	 local_submit_socket[PATH_MAX];	/* "": SPOOL/submit */
+	char	 sendmail_trusted_users[1024];	/* "": root only; "*": all */
 	/* TLS (RFC 3207 STARTTLS, RFC 8314 implicit TLS) */
 	char	 tls_cert_file[PATH_MAX];	/* "": no TLS offered */
 	char	 tls_key_file[PATH_MAX];	/* "" */
@@ -66,7 +71,20 @@ struct conf {
 	int	 local_concurrency;		/* 10 */
 	int	 qmgr_message_active_limit;	/* 1000 */
 	int	 local_delivery_timeout_seconds; /* 600 */
+	/* local delivery: a system user's default mailbox, and where the
+	 * mbox files of home_mailbox = mbox live */
+	char	 home_mailbox[16];		/* Maildir/ | mbox */
+	char	 mail_spool_directory[PATH_MAX];	/* /var/mail */
 	char	 local_agent[PATH_MAX];		/* "" = built in */
+	/* aliases and sub-addressing (docs/tables.md) */
+	char	 recipient_delimiter[16];	/* "+"; "" = no user+detail */
+	char	 alias_user[CONF_STR_MAX];	/* nobody: runs |cmd, /file */
+	int	 alias_max_targets;		/* 1000, per recipient */
+	int	 alias_max_depth;		/* 20 nested aliases/includes */
+	/* lmtp(8), the agent that hands mail to an LMTP server (RFC 2033):
+	 * "unix:/path" or "inet:host:port"; each connect or wait bounded */
+	char	 lmtp_destination[PATH_MAX];	/* unix:/run/dovecot/lmtp */
+	int	 lmtp_timeout_seconds;		/* 120 */
 	int	 master_restart_max_seconds;	/* 60 */
 };
 

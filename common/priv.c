@@ -15,6 +15,7 @@
  * line is logged, and the call returns 0.
  */
 #include <errno.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -143,6 +144,42 @@ priv_drop_uid(uid_t uid, gid_t gid, const char *name)
 			fatal_errno("user %s: initgroups", name);
 	} else if (setgroups(1, &gid) == -1)
 		fatal_errno("uid %lu: setgroups", (unsigned long)uid);
+	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
+	return 0;
+}
+
+/*
+ * priv_drop_uid() plus one more supplementary group: the group that owns
+ * the mail spool directory (Debian's /var/mail is root:mail 2775). The
+ * built-in mbox writer needs it to create a missing mailbox and its
+ * dotlock there, as Debian's setgid-mail delivery programs do; it is only
+ * asked for the built-in writer, never for a program a user controls.
+ */
+int
+priv_drop_uid_extra(uid_t uid, gid_t gid, const char *name, gid_t extra)
+{
+	gid_t	 groups[NGROUPS_MAX + 1];
+	int	 n;
+
+	if (uid == 0)
+		fatal("refusing to run a delivery as uid 0 (%s)",
+		    name != NULL ? name : "?");
+	if (!priv_is_root()) {
+		not_root(name != NULL ? name : "?", "");
+		return 0;
+	}
+	if (name != NULL && *name != '\0') {
+		if (initgroups(name, gid) == -1)
+			fatal_errno("user %s: initgroups", name);
+	} else if (setgroups(1, &gid) == -1)
+		fatal_errno("uid %lu: setgroups", (unsigned long)uid);
+	if ((n = getgroups(NGROUPS_MAX, groups)) == -1)
+		fatal_errno("getgroups");
+	if (extra != 0) {
+		groups[n++] = extra;
+		if (setgroups((size_t)n, groups) == -1)
+			fatal_errno("setgroups");
+	}
 	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
 	return 0;
 }

@@ -22,6 +22,10 @@ int	 priv_drop(const char *user, const char *chroot_dir);
 /* Drop to a uid/gid (lspawn's child for a recipient); name is used for
  * initgroups(). uid 0 is refused (fatal). */
 int	 priv_drop_uid(uid_t uid, gid_t gid, const char *name);
+/* The same, plus the supplementary group extra (0: none; root's group
+ * is never added): the mail spool's group for the built-in mbox writer. */
+int	 priv_drop_uid_extra(uid_t uid, gid_t gid, const char *name,
+	    gid_t extra);
 /* Look a user up: 0 and uid/gid set, -1 no such user (errno 0) or error. */
 int	 priv_lookup(const char *user, uid_t *uid, gid_t *gid);
 

@@ -18,6 +18,8 @@
 #define SPOOL_HOLD	"hold"
 #define SPOOL_CORRUPT	"corrupt"
 #define SPOOL_STATE	"state"
+/* operator requests for messages in active/ (docs/protocols.md) */
+#define SPOOL_CONTROL	"control"
 #define SPOOL_TRIGGER	"trigger"
 
 #define SPOOL_ID_MAX	40

@@ -293,6 +293,16 @@ fsync_dir_of(const char *path)
 int
 table_build(const char *src, const char *dst, struct buf *err)
 {
+	return table_build_with(src, dst, build_records, err);
+}
+
+/* The file handling of every build (temporary file, permissions, fsync,
+ * rename); records() reads the text format, which differs per table
+ * (aliases: common/alias.c). */
+int
+table_build_with(const char *src, const char *dst, table_records_fn records,
+    struct buf *err)
+{
 	struct cdb_make	 cm;
 	struct stat	 st;
 	char		 tmp[PATH_MAX];
@@ -336,7 +346,7 @@ table_build(const char *src, const char *dst, struct buf *err)
 		(void)buf_setf(err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (build_records(f, src, &cm, err) == -1) {
+	if (records(f, src, &cm, err) == -1) {
 		(void)cdb_make_finish(&cm);	/* frees its memory */
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #define POSTERN_TABLE_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 #include <cdb.h>
@@ -56,5 +57,12 @@ int	 table_scan(struct table *, table_scan_fn, void *arg);
  * an error "src:line: why" in err, and dst is left as it was. 0 or -1.
  */
 int	 table_build(const char *src, const char *dst, struct buf *err);
+/* The same with another text format: records() reads src and puts each
+ * record into the cdb being made, 0 or -1 with "src:line: why" in err
+ * (common/alias.c for the aliases table). */
+typedef int (*table_records_fn)(FILE *, const char *src, struct cdb_make *,
+	    struct buf *err);
+int	 table_build_with(const char *src, const char *dst, table_records_fn,
+	    struct buf *err);
 
 #endif

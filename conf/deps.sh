@@ -26,3 +26,16 @@ apt-get install -y -q $missing >/dev/null 2>&1 || {
 	apt-get update -q >/dev/null 2>&1
 	apt-get install -y -q $missing >/dev/null || exit 1
 }
+# Dovecot is only a test peer (tests/integration/test_dovecot.py runs a
+# private instance on loopback ports): the package's own service, which
+# would listen on 143 and 993 of every address, is stopped and disabled.
+case " $missing " in *" dovecot-core "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now dovecot.service dovecot.socket \
+		    >/dev/null 2>&1
+	else
+		invoke-rc.d dovecot stop >/dev/null 2>&1
+		update-rc.d dovecot disable >/dev/null 2>&1
+	fi
+	true ;;
+esac

@@ -26,11 +26,18 @@ CONF
 fi
 [ -e "$etc/domains" ] || printf '# domain  local|virtual\nlocalhost local\n' > "$etc/domains"
 [ -e "$etc/virtual" ] || printf '# address  mailbox (below virtual_mailbox_base; a trailing / means Maildir)\ndemo@localhost demo/Maildir/\n' > "$etc/virtual"
+# postmaster -> root -> the user running "make run" when that is not root.
+if [ ! -e "$etc/aliases" ]; then
+	admin=$(id -un)
+	{ sed '/^#root:/d' conf/aliases
+	  [ "$admin" = root ] && echo '#root: you' || echo "root: $admin"; } > "$etc/aliases"
+fi
 
 make -s --no-print-directory install PREFIX="$dir" ETCDIR="$etc" >/dev/null
 "$dir/sbin/postern" -c "$etc" setup
 "$dir/sbin/postern" -c "$etc" makemap domains
 "$dir/sbin/postern" -c "$etc" makemap virtual
+"$dir/sbin/postern" -c "$etc" newaliases
 echo "postern: instance ready in $dir; send a message with:"
 echo "  swaks --server 127.0.0.1:$port --to demo@localhost"
 echo "  and read it in $dir/mail/demo/Maildir/new/"

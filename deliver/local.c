@@ -55,8 +55,12 @@ main(int argc, char *argv[])
 
 	log_init("local", 0);
 	fatal_exit_code = LOCAL_EX_TEMP;
-	while ((ch = getopt(argc, argv, "f:a:d:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:a:d:n:")) != -1) {
 		switch (ch) {
+		case 'c':
+			/* CONFDIR (docs/protocols.md): local needs nothing
+			 * of postern.conf that lspawn did not resolve. */
+			break;
 		case 'f':
 			sender = optarg;
 			break;

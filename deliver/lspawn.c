@@ -52,8 +52,11 @@
 #include "qfile.h"
 #include "rcpt.h"
 #include "spool.h"
+#include "loop.h"
 #include "maildir.h"
+#include "mbox.h"
 #include "outcome.h"
+#include "pipe.h"
 
 #define LSPAWN_QMGR_FD		3
 #define LSPAWN_CTL_FD		4
@@ -61,13 +64,23 @@
 #define LSPAWN_RESULT_MAX	(FRAME_HDR + 3 * OUTCOME_TEXT_MAX)
 #define LSPAWN_OUT_MAX		((size_t)4 << 20)	/* unread replies */
 
+/* How a delivery writes (docs/protocols.md, the L record's kinds). */
+enum how { HOW_MAILDIR, HOW_MBOX, HOW_FILE, HOW_PIPE };
+
 /* Who a delivery runs as and where it goes; filled before fork(). */
 struct target {
 	uid_t	 uid;
 	gid_t	 gid;
+	enum how how;
+	gid_t	 spool_gid;	/* HOW_MBOX: the mail spool's group, kept
+				 * as a supplementary group (0: none) */
 	char	 user[64];
 	char	 home[PATH_MAX];
-	char	 maildir[PATH_MAX];
+	char	 shell[PATH_MAX];
+	char	 maildir[PATH_MAX];	/* a Maildir, or an mbox file */
+	const char *command;	/* HOW_PIPE: the aliases table's line; it
+				 * lives in the request, which the forked
+				 * child still has */
 	size_t	 made_below;	/* virtual: length of the base; the
 				 * directories after it are created */
 };
@@ -267,7 +280,9 @@ lspawn_user(const char *name, struct target *t, struct outcome *o)
 		return -1;
 	}
 	if (strlcpy(t->user, pw->pw_name, sizeof(t->user)) >= sizeof(t->user) ||
-	    strlcpy(t->home, pw->pw_dir, sizeof(t->home)) >= sizeof(t->home)) {
+	    strlcpy(t->home, pw->pw_dir, sizeof(t->home)) >= sizeof(t->home) ||
+	    strlcpy(t->shell, pw->pw_shell, sizeof(t->shell)) >=
+	    sizeof(t->shell)) {
 		outcome_set(o, 'D', "5.3.0", "user name or home too long");
 		return -1;
 	}
@@ -276,19 +291,59 @@ lspawn_user(const char *name, struct target *t, struct outcome *o)
 	return 0;
 }
 
+/* An alias's "as" user for kinds f and p: a real user, never root. */
+static int
+lspawn_as(const char *as, struct target *t, struct outcome *o)
+{
+	if (as[0] == '\0' || lspawn_user(as, t, o) == -1) {
+		if (as[0] == '\0' || o->status == 'D')
+			outcome_set(o, 'D', "5.7.1", "alias user \"%s\" is not "
+			    "a usable user", as);
+		return -1;
+	}
+	return 0;
+}
+
+/* The mail spool's group, for home_mailbox = mbox: kept by the child so
+ * that it can create USER and USER.lock in Debian's root:mail 2775
+ * /var/mail. Only a group-writable directory's group, never group 0. */
+static gid_t
+lspawn_spool_gid(void)
+{
+	struct stat st;
+
+	if (stat(conf.mail_spool_directory, &st) == -1 ||
+	    !S_ISDIR(st.st_mode) || (st.st_mode & S_IWGRP) == 0 ||
+	    st.st_gid == 0)
+		return 0;
+	return st.st_gid;
+}
+
 /* Where the mail goes and as whom. 0, or -1 with the refusal in o. */
 static int
-lspawn_target(const char *kind, const char *target, struct target *t,
-    struct outcome *o)
+lspawn_target(const char *kind, const char *target, const char *as,
+    struct target *t, struct outcome *o)
 {
 	int n;
 
 	t->made_below = 0;
+	t->how = HOW_MAILDIR;
+	if ((strcmp(kind, "u") == 0 || strcmp(kind, "v") == 0) &&
+	    as[0] != '\0') {
+		outcome_set(o, 'D', "5.3.0", "a user given for kind %s", kind);
+		return -1;
+	}
 	if (strcmp(kind, "u") == 0) {
 		if (lspawn_user(target, t, o) == -1)
 			return -1;
-		n = snprintf(t->maildir, sizeof(t->maildir), "%s/Maildir/",
-		    t->home);
+		if (strcmp(conf.home_mailbox, "mbox") == 0) {
+			t->how = HOW_MBOX;
+			t->spool_gid = lspawn_spool_gid();
+			n = snprintf(t->maildir, sizeof(t->maildir), "%s/%s",
+			    conf.mail_spool_directory, t->user);
+		} else
+			n = snprintf(t->maildir, sizeof(t->maildir),
+			    "%s/Maildir/", t->home);
 	} else if (strcmp(kind, "v") == 0) {
 		/* The path must stay below virtual_mailbox_base: checked
 		 * here again, whatever qmgr's tables said. */
@@ -301,6 +356,27 @@ lspawn_target(const char *kind, const char *target, struct target *t,
 		n = snprintf(t->maildir, sizeof(t->maildir), "%s/%s",
 		    conf.virtual_mailbox_base, target);
 		t->made_below = strlen(conf.virtual_mailbox_base);
+	} else if (strcmp(kind, "f") == 0) {
+		if (target[0] != '/') {
+			outcome_set(o, 'D', "5.3.0", "mailbox file is not an "
+			    "absolute path");
+			return -1;
+		}
+		if (lspawn_as(as, t, o) == -1)
+			return -1;
+		t->how = HOW_FILE;
+		n = snprintf(t->maildir, sizeof(t->maildir), "%s", target);
+	} else if (strcmp(kind, "p") == 0) {
+		if (target[0] == '\0' || strlen(target) >= PATH_MAX) {
+			outcome_set(o, 'D', "5.3.0", "bad command");
+			return -1;
+		}
+		if (lspawn_as(as, t, o) == -1)
+			return -1;
+		t->how = HOW_PIPE;
+		t->command = target;
+		/* Only for the checks below: a command has no mailbox. */
+		n = snprintf(t->maildir, sizeof(t->maildir), "/");
 	} else {
 		outcome_set(o, 'D', "5.3.0", "unknown delivery kind");
 		return -1;
@@ -402,7 +478,7 @@ lspawn_exec(const struct target *t, const char *sender, const char *rcpt,
 {
 	char sz[32], home[PATH_MAX + 8], user[80], logname[80];
 	char esender[ADDR_TEXT_MAX + 16], ercpt[ADDR_TEXT_MAX + 16];
-	char *argv[10], *envp[7];
+	char *argv[12], *envp[7];
 	struct sigaction sa;
 
 	snprintf(sz, sizeof(sz), "%lld", (long long)size);
@@ -411,16 +487,20 @@ lspawn_exec(const struct target *t, const char *sender, const char *rcpt,
 	snprintf(logname, sizeof(logname), "LOGNAME=%s", t->user);
 	snprintf(esender, sizeof(esender), "SENDER=%s", sender);
 	snprintf(ercpt, sizeof(ercpt), "RECIPIENT=%s", rcpt);
+	/* -c: an agent such as lmtp(8) reads its own keys from
+	 * postern.conf, which the recipient may read. */
 	argv[0] = conf.local_agent;
-	argv[1] = (char *)"-f";
-	argv[2] = (char *)sender;
-	argv[3] = (char *)"-a";
-	argv[4] = (char *)rcpt;
-	argv[5] = (char *)"-d";
-	argv[6] = (char *)t->maildir;
-	argv[7] = (char *)"-n";
-	argv[8] = sz;
-	argv[9] = NULL;
+	argv[1] = (char *)"-c";
+	argv[2] = conf.confdir;
+	argv[3] = (char *)"-f";
+	argv[4] = (char *)sender;
+	argv[5] = (char *)"-a";
+	argv[6] = (char *)rcpt;
+	argv[7] = (char *)"-d";
+	argv[8] = (char *)t->maildir;
+	argv[9] = (char *)"-n";
+	argv[10] = sz;
+	argv[11] = NULL;
 	envp[0] = (char *)"PATH=/usr/bin:/bin";
 	envp[1] = home;
 	envp[2] = user;
@@ -434,6 +514,47 @@ lspawn_exec(const struct target *t, const char *sender, const char *rcpt,
 	sigaction(SIGPIPE, &sa, NULL);
 	execve(conf.local_agent, argv, envp);
 	lspawn_child_fail("cannot run local_agent", errno);
+}
+
+/* The built-in writers, by kind. */
+static void
+lspawn_deliver(const struct target *t, off_t len, const char *sender,
+    const char *rcpt, struct outcome *o)
+{
+	struct mbox_how mh;
+	struct pipe_how ph;
+	int tmo = conf.local_delivery_timeout_seconds;
+
+	switch (t->how) {
+	case HOW_MAILDIR:
+		maildir_deliver(0, len, sender, rcpt, t->maildir,
+		    conf.hostname, o);
+		break;
+	case HOW_MBOX:
+	case HOW_FILE:
+		/* The spool's mailbox must be the user's, mode 0660 in the
+		 * spool's group; an alias's file is whatever its owner
+		 * made it, and new ones are 0600. */
+		mh.owner = t->how == HOW_MBOX ? t->uid : (uid_t)-1;
+		mh.group = t->how == HOW_MBOX && t->spool_gid != 0 ?
+		    t->spool_gid : (gid_t)-1;
+		mh.mode = t->how == HOW_MBOX && t->spool_gid != 0 ? 0660 :
+		    0600;
+		mh.dotlock = 1;
+		mbox_deliver(0, len, sender, rcpt, t->maildir, &mh, o);
+		break;
+	case HOW_PIPE:
+		ph.user = t->user;
+		ph.home = t->home;
+		ph.shell = t->shell;
+		ph.delimiter = conf.recipient_delimiter;
+		/* Our own deadline comes first, so the reason names the
+		 * command rather than lspawn's blunter "agent timed out". */
+		ph.timeout_seconds = tmo > 1 ? tmo - (tmo / 10 > 1 ?
+		    tmo / 10 : 1) : 1;
+		pipe_deliver(0, len, sender, rcpt, t->command, &ph, o);
+		break;
+	}
 }
 
 /*
@@ -468,7 +589,8 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 
 	/* In a developer's instance lspawn is not root and delivers as
 	 * itself; priv_drop_uid() would refuse, not skip, there. */
-	if (geteuid() == 0 && priv_drop_uid(t->uid, t->gid, t->user) == -1)
+	if (geteuid() == 0 && priv_drop_uid_extra(t->uid, t->gid, t->user,
+	    t->how == HOW_MBOX ? t->spool_gid : 0) == -1)
 		_exit(75);
 
 	qenv_init(&env);
@@ -487,23 +609,29 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 	if (chdir(t->home) == -1 && chdir("/") == -1)
 		lspawn_child_fail("chdir /", errno);
 
+	/* Before any kind of delivery, the external agent's included: a
+	 * loop is refused here, once, whoever would write the mail. */
+	if (loop_check(0, env.msg_len, rcpt, &o) == -1)
+		_exit(outcome_write(1, &o) == -1 ? 75 : 0);
 	lspawn_make_parents(t);
-	if (conf.local_agent[0] != '\0') {
+	/* local_agent takes the Maildir deliveries; mbox, files and
+	 * commands are always built in (the agent protocol names a
+	 * Maildir). */
+	if (conf.local_agent[0] != '\0' && t->how == HOW_MAILDIR) {
 		lspawn_private_copy(env.msg_len);
 		lspawn_exec(t, sender, rcpt, env.msg_len);
 	}
-	maildir_deliver(0, env.msg_len, sender, rcpt, t->maildir,
-	    conf.hostname, &o);
+	lspawn_deliver(t, env.msg_len, sender, rcpt, &o);
 	_exit(outcome_write(1, &o) == -1 ? 75 : 0);
 }
 
 /* One 'L' request: check it, then fork its delivery. Every path ends in
  * exactly one reply, now or when the child is done. */
 static void
-lspawn_request(const char *const f[7])
+lspawn_request(const char *const f[8])
 {
 	const char *id = f[0], *qid = f[1], *rcpt = f[3], *kind = f[4];
-	const char *target = f[5], *sender = f[6];
+	const char *target = f[5], *sender = f[6], *as = f[7];
 	struct target t;
 	struct outcome o;
 	struct child *c;
@@ -524,7 +652,7 @@ lspawn_request(const char *const f[7])
 		lspawn_reply(qgen, id, 'D', "5.3.0", "address too long");
 		return;
 	}
-	if (lspawn_target(kind, target, &t, &o) == -1) {
+	if (lspawn_target(kind, target, as, &t, &o) == -1) {
 		log_warn("%s: to=<%s>, %s %s: %s", qid, rcpt, kind, target,
 		    o.text);
 		lspawn_reply(qgen, id, o.status, o.code, o.text);
@@ -693,7 +821,7 @@ static void
 lspawn_qmgr_records(void)
 {
 	struct buf payload = BUF_INIT;
-	const char *f[7], *pl;
+	const char *f[8], *pl;
 	size_t plen, used;
 	int type, r;
 
@@ -718,7 +846,7 @@ lspawn_qmgr_records(void)
 			break;
 		}
 		if (buf_set(&payload, pl, plen) == -1 ||
-		    frame_fields(&payload, f, 7) == -1) {
+		    frame_fields(&payload, f, 8) == -1) {
 			lspawn_qmgr_drop("malformed L record");
 			break;
 		}

@@ -129,6 +129,7 @@ listen_open(struct master *m)
 	if (m->nlfd == 0)
 		fatal("smtpd_listen, submission_listen and smtps_listen are "
 		    "empty: nothing to listen on");
+	local_open(m);		/* local.c: sendmail's socket */
 }
 
 void

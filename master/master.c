@@ -2,7 +2,8 @@
  * master: the parent of every Postern process.
  *
  * Job: read postern.conf, bind the SMTP listeners (smtpd_listen,
- * submission_listen, smtps_listen), refuse clients past their per-address
+ * submission_listen, smtps_listen) and the local submission socket
+ * (local_submit_socket, for sendmail; local.c), refuse clients past their per-address
  * limits (limits.c), start and supervise the long-running children
  * (lspawn, qmgr) with restart backoff, and for each accepted connection
  * fork the pair smtpd + enqueue joined by a socketpair.
@@ -318,7 +319,10 @@ master_loop(struct master *m)
 		if (pfd[0].revents & POLLIN)
 			master_signals(m);
 		for (i = 1; i < n; i++)
-			if (pfd[i].revents & POLLIN)
+			if ((pfd[i].revents & POLLIN) &&
+			    strcmp(m->lfd[i - 1].kind, "local") == 0)
+				local_accept(m, &m->lfd[i - 1]);
+			else if (pfd[i].revents & POLLIN)
 				session_accept(m, &m->lfd[i - 1]);
 		child_timers(m);
 	}

@@ -9,6 +9,7 @@
  *   child.c    the long-running children (lspawn, qmgr): start, backoff,
  *              restart, reconnect the survivor; the fork/exec plumbing
  *   session.c  one smtpd + enqueue pair per accepted connection
+ *   local.c    the local submission socket (sendmail): SO_PEERCRED
  *
  * master is small on purpose: it forks for every connection, and fork's cost
  * grows with the parent's mapped memory. Everything variable-sized is
@@ -50,7 +51,8 @@ struct session {
 /* A listening socket, and its kind: smtpd's -l argument. */
 struct listener {
 	int		 fd;
-	const char	*kind;		/* "smtp", "submission", "smtps" */
+	const char	*kind;		/* "smtp", "submission", "smtps",
+					 * "local" (local.c) */
 };
 
 struct master {
@@ -61,6 +63,8 @@ struct master {
 	char		 listen[1024];		/* smtpd_listen when bound */
 	char		 listen_sub[1024];	/* submission_listen, same */
 	char		 listen_smtps[1024];	/* smtps_listen, same */
+	char		 local_path[PATH_MAX];	/* the local submission
+						 * socket, once bound */
 	char		 listen_text[3200];	/* "A, B (submission)" for
 						 * the log */
 	int		 foreground;
@@ -121,5 +125,13 @@ void	 limits_release(int slot);
 void	 session_accept(struct master *, const struct listener *);
 int	 session_reaped(struct master *, pid_t, int status);
 void	 session_signal_all(struct master *, int sig);
+/* Fork the pair for conn (closed here); uid: the local submitter's
+ * (enqueue -a "" -u UID), NULL for a network client. */
+void	 session_start(struct master *, int conn, const char *ip,
+	    const char *kind, int slot, const char *uid);
+
+/* local.c */
+void	 local_open(struct master *);
+void	 local_accept(struct master *, const struct listener *);
 
 #endif

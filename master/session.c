@@ -96,17 +96,23 @@ session_add(struct master *m, pid_t smtpd, pid_t enq, int slot)
 }
 
 /* Fork the pair for conn. The connection and the pair are closed here;
- * the limits slot is released here unless a session now holds it. */
-static void
+ * the limits slot is released here unless a session now holds it. A local
+ * submission (uid not NULL, local.c) gives enqueue -a "" -u UID. */
+void
 session_start(struct master *m, int conn, const char *ip, const char *kind,
-    int slot)
+    int slot, const char *uid)
 {
 	char	*eargv[] = { (char *)"enqueue", (char *)"-c", m->confdir,
-	    (char *)"-a", (char *)ip, NULL };
+	    (char *)"-a", (char *)(uid != NULL ? "" : ip), NULL, NULL, NULL };
 	char	*sargv[] = { (char *)"smtpd", (char *)"-c", m->confdir,
 	    (char *)"-l", (char *)kind, NULL };
 	int	 pair[2];
 	pid_t	 enq, smtpd = 0;
+
+	if (uid != NULL) {
+		eargv[5] = (char *)"-u";
+		eargv[6] = (char *)uid;
+	}
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
 		log_warn_errno("socketpair for %s", ip);
@@ -195,7 +201,7 @@ session_accept(struct master *m, const struct listener *l)
 			    "connections per minute from your address");
 			break;
 		case LIMITS_OK:
-			session_start(m, conn, ip, l->kind, slot);
+			session_start(m, conn, ip, l->kind, slot, NULL);
 			break;
 		}
 	}

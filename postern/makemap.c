@@ -7,6 +7,9 @@
  * never half of one. NAME is a plain file name ([a-z0-9_-]+), so nothing
  * outside CONFDIR can be named.
  *
+ * "newaliases" is "makemap aliases" (the aliases table has the /etc/aliases
+ * format, common/alias.c).
+ *
  * check loads postern.conf exactly as master will and reports the first
  * error as "file:line: what"; it also warns about a table whose text file
  * is newer than its .cdb (edited, not yet compiled with makemap).
@@ -19,6 +22,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "alias.h"
 #include "buf.h"
 #include "conf.h"
 #include "table.h"
@@ -64,7 +68,9 @@ cmd_makemap(const char *confdir, int argc, char **argv)
 		complain("path too long: %s", c.confdir);
 		return EX_USAGE;
 	}
-	if (table_build(src, dst, &err) == -1) {
+	/* aliases has a format of its own, /etc/aliases' (common/alias.c). */
+	if ((strcmp(argv[1], "aliases") == 0 ? alias_build(src, dst, &err) :
+	    table_build(src, dst, &err)) == -1) {
 		complain("%s", buf_str(&err));
 		buf_free(&err);
 		return 1;
@@ -74,19 +80,41 @@ cmd_makemap(const char *confdir, int argc, char **argv)
 	return 0;
 }
 
-/* A text table edited after its .cdb was built: a warning, not an error. */
-static void
+/* "postern newaliases": sendmail's newaliases, "makemap aliases". */
+int
+cmd_newaliases(const char *confdir, int argc, char **argv)
+{
+	char	*av[] = { argv[0], (char *)"aliases", NULL };
+
+	if (argc != 1) {
+		complain("usage: postern newaliases");
+		return EX_USAGE;
+	}
+	return cmd_makemap(confdir, 2, av);
+}
+
+/* A text table edited after its .cdb was built: a warning, not an error.
+ * A line makemap would refuse: an error "file:line: what" (check_table.c).
+ * The number of tables with an error. */
+static int
 check_tables(const struct conf *c)
 {
 	struct stat	 st, sc;
+	struct buf	 err = BUF_INIT;
 	char		 src[PATH_MAX], dst[PATH_MAX];
 	size_t		 i;
+	int		 bad = 0;
 
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		if (conf_path(c, tables[i], src, sizeof(src)) == -1 ||
 		    (size_t)snprintf(dst, sizeof(dst), "%s.cdb", src) >=
 		    sizeof(dst) || stat(src, &st) == -1)
 			continue;
+		buf_reset(&err);
+		if (check_table_parse(tables[i], src, &err) == -1) {
+			complain("%s", buf_str(&err));
+			bad++;
+		}
 		if (stat(dst, &sc) == -1)
 			complain("warning: %s has no %s.cdb: run \"postern "
 			    "makemap %s\"", src, tables[i], tables[i]);
@@ -94,13 +122,15 @@ check_tables(const struct conf *c)
 			complain("warning: %s is newer than %s: run \"postern "
 			    "makemap %s\"", src, dst, tables[i]);
 	}
+	buf_free(&err);
+	return bad;
 }
 
 int
 cmd_check(const char *confdir, int argc, char **argv)
 {
 	struct conf	 c;
-	int		 verbose = 0;
+	int		 verbose = 0, bad;
 
 	if (argc == 2 && strcmp(argv[1], "-v") == 0)
 		verbose = 1;
@@ -109,8 +139,8 @@ cmd_check(const char *confdir, int argc, char **argv)
 		return EX_USAGE;
 	}
 	conf_load_or_exit(&c, confdir);
-	check_tables(&c);
+	bad = check_tables(&c);
 	if (verbose)
 		conf_print(&c, STDOUT_FILENO);
-	return 0;
+	return bad > 0 ? EX_CONFIG : 0;
 }

@@ -44,7 +44,14 @@ static const struct command {
 	{ "reload",	cmd_reload,	"" },
 	{ "setup",	cmd_setup,	"" },
 	{ "makemap",	cmd_makemap,	" NAME" },
+	{ "newaliases",	cmd_newaliases,	"" },
 	{ "check",	cmd_check,	" [-v]" },
+	{ "queue",	cmd_queue,	" [--json] [filters] [ID ...]" },
+	{ "flush",	cmd_flush,	"" },
+	{ "hold",	cmd_hold,	" [--wait S] filters | --all | ID ..." },
+	{ "release",	cmd_release,	" filters | --all | ID ..." },
+	{ "delete",	cmd_delete,	" [--wait S] filters | --all | ID ..." },
+	{ "requeue",	cmd_requeue,	" filters | --all | ID ..." },
 };
 
 static void __attribute__((noreturn))

@@ -7,6 +7,7 @@
  *                with their own group, no home, no shell (useradd, run with
  *                execve and an argv: a name never meets a shell)
  *   spool        root:root 0755; tmp new active deferred hold corrupt state
+ *                control
  *                queue_user 0700; trigger a FIFO, queue_user 0600
  *   chroot       smtpd_chroot_directory root:root 0755, should be empty
  *   virtual      virtual_mailbox_base virtual_mail_user 0700
@@ -282,7 +283,7 @@ cmd_setup(const char *confdir, int argc, char **argv)
 {
 	static const char *const subdirs[] = { SPOOL_TMP, SPOOL_NEW,
 	    SPOOL_ACTIVE, SPOOL_DEFERRED, SPOOL_HOLD, SPOOL_CORRUPT,
-	    SPOOL_STATE };
+	    SPOOL_STATE, SPOOL_CONTROL };
 	struct conf	 c;
 	struct owner	 root, queue, vmail;
 	char		 p[PATH_MAX];

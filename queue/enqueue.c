@@ -10,7 +10,9 @@
  *
  * Privileges: master forks it, sets the cwd to the spool directory, drops to
  * queue_user (no chroot: it needs /etc/passwd and CONFDIR's tables) and
- * execs "enqueue -c CONFDIR -a CLIENTIP". It can write tmp/ and new/ and
+ * execs "enqueue -c CONFDIR -a CLIENTIP" (a local submission through
+ * sendmail's socket: -a "" -u UID, the uid from SO_PEERCRED; see
+ * enqueue_local.c). It can write tmp/ and new/ and
  * nothing else it needs to; it never trusts smtpd, the network-facing
  * process: every value smtpd sends is checked again before it goes into an
  * envelope, and a value that fails ends the session.
@@ -87,14 +89,18 @@ main(int argc, char **argv)
 	struct sigaction	 sa;
 	sigset_t		 term;
 	const char		*confdir = CONFDIR_DEFAULT, *arg_client = NULL;
+	const char		*arg_uid = NULL;
 	long long		 timeout_ms;
 	int			 ch, r, type;
 
 	log_init("enqueue", 0);
-	while ((ch = getopt(argc, argv, "a:c:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:u:")) != -1) {
 		switch (ch) {
 		case 'a':
 			arg_client = optarg;
+			break;
+		case 'u':
+			arg_uid = optarg;
 			break;
 		case 'c':
 			confdir = optarg;
@@ -103,7 +109,8 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || arg_client == NULL)
+	if (optind != argc || arg_client == NULL ||
+	    (arg_uid != NULL && arg_client[0] != '\0'))
 		usage();
 	if (!enqueue_check_client(arg_client)) {
 		log_warn("-a %s: not a numeric IP address", arg_client);
@@ -112,6 +119,11 @@ main(int argc, char **argv)
 	strlcpy(client, arg_client, sizeof(client));
 	if (conf_load(&conf, confdir, &err) == -1)
 		fatal("%s", buf_str(&err));
+	/* -u: a local submission; the uid is master's, from SO_PEERCRED. */
+	if (arg_uid != NULL && local_init(arg_uid, &conf) == -1) {
+		log_warn("-u %s: not a uid", arg_uid);
+		exit(EX_USAGE_ARGS);
+	}
 	rcpt_tables_init(&tables, &conf);
 	policy_init(&policy, &conf, client);
 	table_init(&passwd, &conf, "passwd");
@@ -187,7 +199,8 @@ main(int argc, char **argv)
 static void
 usage(void)
 {
-	log_warn("usage: enqueue [-c confdir] -a client-address");
+	log_warn("usage: enqueue [-c confdir] -a client-address | "
+	    "-a '' -u uid");
 	exit(EX_USAGE_ARGS);
 }
 
@@ -325,6 +338,11 @@ mail_start(const struct buf *rec)
 		reply_err("503 5.5.1 Error: nested MAIL command");
 		return;
 	}
+	/* sendmail(8): the submitting user's address, unless trusted. */
+	if (local_sender(sender, sizeof(sender), why_line, sizeof(why_line))) {
+		reply_err(why_line);
+		return;
+	}
 	/* The access table (client, helo, sender) and, for an
 	 * authenticated session, the senders table. */
 	if (policy_mail(&policy, f[3], sender, why_line, sizeof(why_line))) {
@@ -401,6 +419,7 @@ rcpt_add(const struct buf *rec)
 	switch (rcpt_resolve(&tables, &a, &route)) {
 	case RCPT_USER:
 	case RCPT_VIRTUAL:
+	case RCPT_ALIAS:	/* expanded by qmgr at delivery time */
 		if (enqueue_add_rcpt(&txn.env, rcpt, f[1], f[2]) == -1) {
 			reply_err("452 4.5.3 Error: too many recipients");
 			return;

@@ -6,7 +6,8 @@
  * enqueue_received.c builds our Received: line; enqueue_spool.c creates the
  * tmp/ file and runs the commit protocol of DESIGN.md ("The spool");
  * enqueue_auth.c checks AUTH credentials ('U'); enqueue_policy.c judges
- * the relay, access and senders tables.
+ * the relay, access and senders tables; enqueue_local.c knows the user of
+ * a local submission and fixes its envelope sender.
  * Nothing here is used by any other program.
  */
 #ifndef POSTERN_ENQUEUE_H
@@ -68,6 +69,17 @@ int	 enqueue_add_rcpt(struct qenv *, const char *rcpt,
 /* enqueue_received.c: append the Received: line for env, dated when. */
 int	 enqueue_received(struct buf *, const struct qenv *,
 	    const char *hostname, time_t when);
+
+/* enqueue_local.c: a local submission (-u UID, sendmail(8)).
+ * local_init: -1 when arg is not a uid. local_on: -u was given.
+ * local_who: "LOGIN, uid N" for the Received: line, NULL if not local.
+ * local_sender: at 'M', replaces sender with LOGIN@hostname unless the
+ * user may choose; 0, or 1 with the reply line (a uid with no login). */
+int	 local_init(const char *arg, const struct conf *);
+int	 local_on(void);
+const char *local_who(char *out, size_t outsz);
+int	 local_sender(char *sender, size_t sendersz, char *reply,
+	    size_t replysz);
 
 /* enqueue_auth.c: 'U' (RFC 4954 AUTH): the login (lowercased) and its
  * password against the passwd table. 1 valid, 0 not, -1 table error. */

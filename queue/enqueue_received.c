@@ -5,7 +5,7 @@
  * Called by enqueue.c at 'B', once the queue ID is known. Layout, with LF
  * line endings as in the rest of the queue file:
  *
- *   Received: from HELO ([CLIENTIP])
+ *   Received: from HELO ([CLIENTIP])     (local: "from local (LOGIN, uid N)")
  *   	by HOSTNAME (Postern) with PROTO id QID
  *   	for <RCPT>; DATE
  *
@@ -37,14 +37,19 @@ enqueue_received(struct buf *out, const struct qenv *env,
     const char *hostname, time_t when)
 {
 	struct tm	 tm;
-	char		 date[64];
+	char		 date[64], who[ADDR_LOCAL_MAX + 32];
 
 	if (localtime_r(&when, &tm) == NULL || strftime(date, sizeof(date),
 	    "%a, %d %b %Y %H:%M:%S %z", &tm) == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (buf_addf(out, "Received: from %s", env->helo) == -1)
+	/* A local submission: the user master read from the socket
+	 * (SO_PEERCRED) instead of a HELO name nobody checked. */
+	if (local_who(who, sizeof(who)) != NULL) {
+		if (buf_addf(out, "Received: from local (%s)", who) == -1)
+			return -1;
+	} else if (buf_addf(out, "Received: from %s", env->helo) == -1)
 		return -1;
 	if (env->client[0] != '\0' && buf_addf(out, " ([%s%s])",
 	    strchr(env->client, ':') != NULL ? "IPv6:" : "", env->client) == -1)

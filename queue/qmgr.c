@@ -51,7 +51,7 @@ static void	 on_signal(int);
 static void	 signals_setup(sigset_t *waitmask);
 static void	 conf_reload(struct qmgr *, const char *confdir);
 static int	 trigger_open(void);
-static void	 trigger_drain(int fd);
+static int	 trigger_drain(int fd);
 static void	 control_read(struct qmgr *);
 static long long now_ms(void);
 
@@ -146,16 +146,22 @@ trigger_open(void)
 	return fd;
 }
 
-/* Many wake-ups make one scan: read until the FIFO is empty. */
-static void
+/* Many wake-ups make one scan: read until the FIFO is empty. 1 when a
+ * byte was 'F' ("postern flush": deferred/ files are due now), so the
+ * deferred scan runs too; enqueue's 'W' costs only a scan of new/. */
+static int
 trigger_drain(int fd)
 {
-	char	 junk[256];
+	char	 buf[256];
 	ssize_t	 n;
+	int	 flush = 0;
 
-	do
-		n = read(fd, junk, sizeof(junk));
-	while (n > 0 || (n == -1 && errno == EINTR));
+	do {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0 && memchr(buf, 'F', (size_t)n) != NULL)
+			flush = 1;
+	} while (n > 0 || (n == -1 && errno == EINTR));
+	return flush;
 }
 
 /* fd 4: master hands over a new lspawn socket, or has gone away. */
@@ -322,7 +328,8 @@ main(int argc, char *argv[])
 		    q.lspawn_fd == pfd[ilsp].fd)
 			qmgr_deliver_read(&q);
 		if (itrig != -1 && pfd[itrig].revents != 0) {
-			trigger_drain(trig);
+			if (trigger_drain(trig))
+				q.next_due = time(NULL);
 			scan_new = 1;
 		}
 	}

@@ -7,6 +7,8 @@
  *                   outcomes, finishing the message
  *   qmgr_deliver.c  the job queue and the lspawn protocol ('L' out, 'O' in)
  *   qmgr_retry.c    the retry schedule: deferring a message
+ *   qmgr_alias.c    expanding an alias recipient into its targets
+ *   qmgr_control.c  the operator's hold and delete requests for active/
  *
  * One struct qmgr holds the whole state of the process; every module takes a
  * pointer to it. Memory is bounded by qmgr_message_active_limit: only
@@ -33,9 +35,21 @@ struct qjob {
 	struct qmsg	*msg;
 	uint64_t	 reqid;		/* of the last 'L' sent; 0: never sent */
 	size_t		 index;		/* into the queue file's 'R' records */
-	char		 kind;		/* 'u' system user, 'v' virtual */
+	char		 kind;		/* 'u' user, 'v' virtual, 'f' file,
+					 * 'p' pipe (docs/protocols.md) */
 	char		*rcpt;		/* the address, for Delivered-To: */
-	char		*target;	/* user name or mailbox path */
+	char		*target;	/* user, mailbox path, file, command */
+	char		*as;		/* 'f', 'p': the user to run as */
+	struct qgroup	*group;		/* an alias's targets, or NULL */
+};
+
+/* The targets one alias recipient expanded to (qmgr_alias.c): their
+ * outcomes fold into one for the recipient's index. */
+struct qgroup {
+	size_t		 pending;	/* jobs without an outcome yet */
+	char		 status;	/* so far: K, or the first D, or Z */
+	char		 code[16];
+	char		*text;
 };
 
 struct qjobq {
@@ -90,8 +104,25 @@ void	 qmgr_deliver_read(struct qmgr *);
 void	 qmgr_deliver_attach(struct qmgr *, int fd);
 void	 qmgr_deliver_lost(struct qmgr *, const char *why);
 
+/* qmgr_alias.c: 1 when jobs were queued for recipient index (an alias);
+ * 0 when the outcome is decided now: *status, code (16 bytes) and *text
+ * (malloc'd, the caller frees it) are set. */
+int	 qmgr_alias_expand(struct qmgr *, struct qmsg *, size_t index,
+	    const char *rcpt, const struct rcpt_route *, char *status,
+	    char *code, char **text);
+/* A job of a group got its outcome: 0 when others are still out (the job
+ * is freed), 1 when it was the last (the outcome to record is the
+ * group's, in *status, *code, *text, valid until the job is freed). */
+int	 qmgr_alias_job_done(struct qjob *, char *status, const char **code,
+	    const char **text);
+
 /* qmgr_retry.c */
 time_t	 qmgr_retry_delay(const struct conf *, time_t now, long long arrival);
 void	 qmgr_retry_defer(struct qmgr *, const char *id, time_t when);
+
+/* qmgr_control.c: 1 when a request moved or removed active/ID */
+int	 qmgr_control_take(const char *id);
+int	 qmgr_control_done(const char *id, int unfinished);
+void	 qmgr_control_recover(void);
 
 #endif

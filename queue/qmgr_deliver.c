@@ -105,6 +105,12 @@ qmgr_job_free(struct qjob *j)
 {
 	free(j->rcpt);
 	free(j->target);
+	free(j->as);
+	/* The group goes with its last job (qmgr_alias_job_done()). */
+	if (j->group != NULL && j->group->pending == 0) {
+		free(j->group->text);
+		free(j->group);
+	}
 	free(j);
 }
 
@@ -157,7 +163,7 @@ qmgr_deliver_attach(struct qmgr *q, int fd)
 }
 
 /* Fields: request id, queue ID, recipient index, recipient, kind, target,
- * sender. Buffered only; qmgr_deliver_pump() flushes. */
+ * sender, as. Buffered only; qmgr_deliver_pump() flushes. */
 static int
 job_send(struct qmgr *q, struct qjob *j)
 {
@@ -169,7 +175,8 @@ job_send(struct qmgr *q, struct qjob *j)
 	kind[0] = j->kind;
 	kind[1] = '\0';
 	return frame_send_fields(&q->lspawn, 'L', rid, j->msg->id, idx,
-	    j->rcpt, kind, j->target, j->msg->sender, (char *)NULL);
+	    j->rcpt, kind, j->target, j->msg->sender,
+	    j->as != NULL ? j->as : "", (char *)NULL);
 }
 
 void

@@ -38,16 +38,26 @@
 
 /* Outcomes qmgr decides without lspawn. */
 enum { LOCAL_NONE, LOCAL_UNKNOWN, LOCAL_REMOTE, LOCAL_TEMPFAIL,
-    LOCAL_BADADDR, LOCAL_UNRECORDED };
+    LOCAL_BADADDR, LOCAL_UNRECORDED, LOCAL_ALIAS };
 #define UNRECORDED_CODE	"4.3.0"
 #define UNRECORDED_TEXT	"outcome could not be recorded in state/"
 
-static const struct {
+struct outcome {
 	char		 status;
 	const char	*relay;
 	const char	*code;
 	const char	*text;
-} local_outcome[] = {
+};
+
+/* LOCAL_ALIAS: an alias whose outcome qmgr_alias.c decided at once (a
+ * loop, nothing deliverable); its own code and text. */
+struct alias_outcome {
+	struct outcome	 o;
+	char		 code[16];
+	char		*text;
+};
+
+static const struct outcome local_outcome[] = {
 	[LOCAL_UNKNOWN] =  { 'D', "local", "5.1.1", "user unknown" },
 	/* Remote delivery (rspawn) is not written yet: such mail waits in
 	 * deferred/ and is retried on the normal schedule. */
@@ -67,7 +77,7 @@ static void	 msg_log(const struct qmsg *, const char *rcpt,
 		    const char *relay, char status, const char *code,
 		    const char *text);
 static int	 msg_route(struct qmgr *, struct qmsg *, size_t index,
-		    const char *rcpt);
+		    const char *rcpt, struct alias_outcome *);
 static void	 msg_done(struct qmgr *, struct qmsg *);
 static void	 msg_free(struct qmgr *, struct qmsg *);
 
@@ -114,7 +124,8 @@ msg_log(const struct qmsg *m, const char *rcpt, const char *relay,
  * outcome decided here.
  */
 static int
-msg_route(struct qmgr *q, struct qmsg *m, size_t index, const char *rcpt)
+msg_route(struct qmgr *q, struct qmsg *m, size_t index, const char *rcpt,
+    struct alias_outcome *ao)
 {
 	struct rcpt_route route;
 	struct addr	 a;
@@ -129,6 +140,15 @@ msg_route(struct qmgr *q, struct qmsg *m, size_t index, const char *rcpt)
 	case RCPT_USER:
 	case RCPT_VIRTUAL:
 		break;
+	case RCPT_ALIAS:
+		/* Expanded now, against the tables as they are now. */
+		if (qmgr_alias_expand(q, m, index, rcpt, &route,
+		    &ao->o.status, ao->code, &ao->text) == 1)
+			return LOCAL_NONE;
+		ao->o.relay = "local";
+		ao->o.code = ao->code;
+		ao->o.text = ao->text;
+		return LOCAL_ALIAS;
 	case RCPT_UNKNOWN:
 		return LOCAL_UNKNOWN;
 	case RCPT_REMOTE:
@@ -160,6 +180,7 @@ qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
 	struct buf	 err = BUF_INIT, batch = BUF_INIT;
 	struct qstate_rcpt *st = NULL;
 	unsigned char	*local = NULL;
+	struct alias_outcome *ao = NULL;
 	struct qmsg	*m;
 	size_t		 i;
 	int		 fd, rc, saved;
@@ -173,6 +194,9 @@ qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
 			log_warn_errno("%s: rename %s %s", id, from, path);
 		return;
 	}
+	/* An operator's hold or delete that missed the last pass. */
+	if (qmgr_control_take(id))
+		return;
 
 	qenv_init(&env);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -214,17 +238,20 @@ qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
 
 	/* Route first, then record what was decided here in one write. */
 	local = qmgr_xcalloc(env.nrcpt, 1);
+	ao = qmgr_xcalloc(env.nrcpt, sizeof(*ao));
+#define OUTCOME(i) (local[i] == LOCAL_ALIAS ? &ao[i].o : \
+	    &local_outcome[local[i]])
 	for (i = 0; i < env.nrcpt; i++) {
 		if (st[i].status == 'K' || st[i].status == 'D') {
 			m->status[i] = st[i].status;	/* an earlier pass */
 			continue;
 		}
 		m->pending++;
-		local[i] = (unsigned char)msg_route(q, m, i, env.rcpt[i]);
+		local[i] = (unsigned char)msg_route(q, m, i, env.rcpt[i],
+		    &ao[i]);
 		if (local[i] != LOCAL_NONE &&
-		    qstate_put(&batch, i, local_outcome[local[i]].status,
-		    local_outcome[local[i]].code,
-		    local_outcome[local[i]].text) == -1)
+		    qstate_put(&batch, i, OUTCOME(i)->status,
+		    OUTCOME(i)->code, OUTCOME(i)->text) == -1)
 			fatal("%s: state record too large", id);
 	}
 	if (batch.len > 0 && qstate_append(id, &batch) == -1) {
@@ -239,12 +266,12 @@ qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
 	for (i = 0; i < env.nrcpt; i++) {
 		if (local[i] == LOCAL_NONE)
 			continue;
-		m->status[i] = local_outcome[local[i]].status;
+		m->status[i] = OUTCOME(i)->status;
 		m->pending--;
-		msg_log(m, env.rcpt[i], local_outcome[local[i]].relay,
-		    m->status[i], local_outcome[local[i]].code,
-		    local_outcome[local[i]].text);
+		msg_log(m, env.rcpt[i], OUTCOME(i)->relay, m->status[i],
+		    OUTCOME(i)->code, OUTCOME(i)->text);
 	}
+#undef OUTCOME
 	if (m->pending == 0)
 		msg_done(q, m);
 	goto out;
@@ -255,6 +282,10 @@ ioerr:
 	qmgr_retry_defer(q, id,
 	    time(NULL) + q->conf.queue_retry_min_seconds);
 out:
+	if (ao != NULL)
+		for (i = 0; i < env.nrcpt; i++)
+			free(ao[i].text);
+	free(ao);
 	free(local);
 	free(st);
 	qenv_free(&env);
@@ -269,6 +300,11 @@ qmgr_msg_outcome(struct qmgr *q, struct qjob *j, char status,
 	struct qmsg	*m = j->msg;
 	struct buf	 rec = BUF_INIT;
 
+	/* One target of an alias: the recipient's outcome waits for the
+	 * others (qmgr_alias.c folds them into one). */
+	if (j->group != NULL && qmgr_alias_job_done(j, &status, &code,
+	    &text) == 0)
+		return;
 	if (m->status[j->index] != 0)
 		panic("%s: recipient %zu has two outcomes in one pass",
 		    m->id, j->index);
@@ -305,7 +341,11 @@ msg_done(struct qmgr *q, struct qmsg *m)
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->status[i] == 'Z')
 			break;
-	if (i < m->nrcpt) {
+	/* Outcomes are recorded: now an operator's hold or delete of this
+	 * message (qmgr_control.c) can be carried out without a race. */
+	if (qmgr_control_done(m->id, i < m->nrcpt)) {
+		/* held or removed there */
+	} else if (i < m->nrcpt) {
 		now = time(NULL);
 		qmgr_retry_defer(q, m->id,
 		    now + qmgr_retry_delay(&q->conf, now, m->arrival));

@@ -153,6 +153,7 @@ qmgr_recover(struct qmgr *q, int initial)
 	}
 	closedir(d);
 
+	qmgr_control_recover();
 	if ((d = opendir(SPOOL_STATE)) == NULL)
 		log_warn_errno("opendir %s", SPOOL_STATE);
 	else {

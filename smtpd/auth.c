@@ -176,7 +176,8 @@ auth_verify(struct session *s, const char *login, const char *pass)
 int
 auth_offered(const struct session *s)
 {
-	return s->listener != LISTEN_SMTP && s->tls;
+	return s->listener != LISTEN_SMTP && s->listener != LISTEN_LOCAL &&
+	    s->tls;
 }
 
 void
@@ -189,7 +190,8 @@ smtpd_auth(struct session *s, const struct smtpd_cmd *cmd)
 	enum auth_read	 r;
 
 	s->last = "AUTH";	/* cmd points into the line we wipe */
-	if (s->listener == LISTEN_SMTP) {
+	/* Local: enqueue knows the user from SO_PEERCRED already. */
+	if (s->listener == LISTEN_SMTP || s->listener == LISTEN_LOCAL) {
 		reply(s, "503 5.5.1 Error: authentication not enabled");
 		return;
 	}

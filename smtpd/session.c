@@ -157,7 +157,8 @@ smtpd_mail(struct session *s, const struct smtpd_cmd *cmd)
 		return;
 	}
 	/* RFC 6409 4.3: submission is for authenticated users. */
-	if (s->listener != LISTEN_SMTP && s->auth_user[0] == '\0') {
+	if (s->listener != LISTEN_SMTP && s->listener != LISTEN_LOCAL &&
+	    s->auth_user[0] == '\0') {
 		reject(s, "MAIL", NULL, "530 5.7.0 Authentication required");
 		return;
 	}

@@ -19,9 +19,10 @@
  *   fd 3        the socketpair to this session's enqueue, framed records
  *               (docs/protocols.md, "smtpd <-> enqueue").
  *
- * Usage: smtpd [-c CONFDIR] [-l smtp|submission|smtps]: -l names the
+ * Usage: smtpd [-c CONFDIR] [-l smtp|submission|smtps|local]: -l names the
  * listener master accepted the connection on (smtps: TLS before the
- * greeting, RFC 8314). Exit codes (docs/man/smtpd.8): 0 the session
+ * greeting, RFC 8314; local: sendmail's Unix socket, where enqueue knows
+ * the user from the kernel, so no AUTH, no TLS and no pregreet wait). Exit codes (docs/man/smtpd.8): 0 the session
  * ended (QUIT, the client left, a timeout, too many errors); 64 bad usage;
  * 75 the environment is wrong (the config, the privilege drop, fd 3, or
  * enqueue went away during the session).
@@ -73,7 +74,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: smtpd [-c confdir] "
-	    "[-l smtp|submission|smtps]\n");
+	    "[-l smtp|submission|smtps|local]\n");
 	exit(EX_USAGE);
 }
 
@@ -263,6 +264,8 @@ main(int argc, char *argv[])
 				listener = LISTEN_SUBMISSION;
 			else if (strcmp(optarg, "smtps") == 0)
 				listener = LISTEN_SMTPS;
+			else if (strcmp(optarg, "local") == 0)
+				listener = LISTEN_LOCAL;
 			else
 				usage();
 			break;
@@ -278,6 +281,8 @@ main(int argc, char *argv[])
 	if (fcntl(3, F_GETFD) == -1)
 		fatal("fd 3 (the enqueue socketpair) is not open");
 	peer_address(ip, sizeof(ip));
+	if (listener == LISTEN_LOCAL)
+		strlcpy(ip, "local", sizeof(ip));
 	tzset();			/* before chroot: no zoneinfo inside */
 	signal(SIGPIPE, SIG_IGN);	/* a vanished peer is EPIPE */
 	/* The key is root's and outside the chroot: load it now. */

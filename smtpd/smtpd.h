@@ -53,7 +53,9 @@ enum smtpd_verb {
 enum listener {
 	LISTEN_SMTP,		/* smtpd_listen: MX service, port 25 */
 	LISTEN_SUBMISSION,	/* submission_listen: RFC 6409, port 587 */
-	LISTEN_SMTPS		/* smtps_listen: RFC 8314 implicit TLS, 465 */
+	LISTEN_SMTPS,		/* smtps_listen: RFC 8314 implicit TLS, 465 */
+	LISTEN_LOCAL		/* local_submit_socket: sendmail(8); enqueue
+				 * knows the user (-u), no TLS, no AUTH */
 };
 
 struct smtpd_cmd {

@@ -39,7 +39,8 @@ starttls_init(const struct conf *c)
 int
 starttls_offered(const struct session *s)
 {
-	return starttls_ctx != NULL && !s->tls;
+	/* Local (a Unix socket, sendmail(8)): nothing to protect. */
+	return starttls_ctx != NULL && !s->tls && s->listener != LISTEN_LOCAL;
 }
 
 /*
@@ -78,6 +79,10 @@ smtpd_starttls(struct session *s, const struct smtpd_cmd *cmd)
 {
 	if (s->tls) {
 		reply(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->listener == LISTEN_LOCAL) {
+		reply(s, "502 5.5.1 Error: STARTTLS not offered here");
 		return;
 	}
 	if (cmd->args[0] != '\0') {		/* RFC 3207 4 */
@@ -126,6 +131,8 @@ starttls_pregreet(struct session *s)
 		}
 		return starttls_handshake(s);
 	}
+	if (s->listener == LISTEN_LOCAL)
+		return 0;	/* sendmail(8): a local user, no bulk sender */
 	/* RFC 5321 4.3.1: the client waits for the greeting; RFC 2920 3.1:
 	 * even a pipelining one. Who talks first is a bulk sender that
 	 * does not listen. smtpd_pregreet_wait_ms = 0 only looks. */

@@ -14,6 +14,7 @@
 #include <bsd/string.h>
 
 #include "addr.h"
+#include "alias.h"
 #include "conf.h"
 #include "log.h"
 #include "rcpt.h"
@@ -102,6 +103,60 @@ test_mailbox_valid(void)
 	CHECK(rcpt_mailbox_valid("caf\xc3\xa9/") == 0);
 }
 
+/* Aliases, sub-addressing and catch-alls (issue 5). */
+static void
+test_aliases(struct conf *conf)
+{
+	struct rcpt_tables	 t;
+	struct rcpt_route	 r;
+	struct passwd		*pw;
+	char			 src[PATH_MAX], dst[PATH_MAX];
+	struct buf		 err = BUF_INIT;
+	FILE			*f;
+
+	strlcpy(conf->recipient_delimiter, "+-", sizeof(conf->recipient_delimiter));
+	rcpt_tables_init(&t, conf);
+	build("domains", "example.org local\nvirt.example virtual\n");
+	build("virtual", "info@virt.example virt.example/info/\n"
+	    "@virt.example virt.example/all/\n"
+	    "exact+x@virt.example virt.example/exact/\n");
+	snprintf(src, sizeof(src), "%s/aliases", dir);
+	snprintf(dst, sizeof(dst), "%s/aliases.cdb", dir);
+	f = fopen(src, "w");
+	CHECK(f != NULL);
+	fputs("# comment\nStaff: a, b\n  c\nnobody: \\nobody\n", f);
+	fclose(f);
+	CHECK(alias_build(src, dst, &err) == 0);
+
+	CHECK(resolve(&t, "<staff@example.org>", &r) == RCPT_ALIAS);
+	CHECK_STR(r.alias, "staff");
+	CHECK(resolve(&t, "<STAFF+list@example.org>", &r) == RCPT_ALIAS);
+	CHECK_STR(r.alias, "staff");
+	CHECK(resolve(&t, "<staff-list@example.org>", &r) == RCPT_ALIAS);
+	CHECK(resolve(&t, "<staff@virt.example>", &r) == RCPT_VIRTUAL);
+	CHECK_STR(r.mailbox, "virt.example/all/");	/* catch-all */
+	CHECK(resolve(&t, "<info+x@virt.example>", &r) == RCPT_VIRTUAL);
+	CHECK_STR(r.mailbox, "virt.example/info/");
+	CHECK(resolve(&t, "<exact+x@virt.example>", &r) == RCPT_VIRTUAL);
+	CHECK_STR(r.mailbox, "virt.example/exact/");
+	CHECK(resolve(&t, "<+x@example.org>", &r) == RCPT_UNKNOWN);
+	/* The alias wins over the user of the same name. */
+	CHECK(resolve(&t, "<nobody@example.org>", &r) == RCPT_ALIAS);
+	pw = getpwnam("nobody");
+	if (pw != NULL && pw->pw_uid != 0) {
+		CHECK(rcpt_resolve_user("nobody", &r) == RCPT_USER);
+		CHECK_STR(r.user, "nobody");
+	}
+	CHECK(rcpt_resolve_user("root", &r) == RCPT_UNKNOWN);
+	/* Sub-addressing off. */
+	conf->recipient_delimiter[0] = '\0';
+	CHECK(resolve(&t, "<staff+list@example.org>", &r) == RCPT_UNKNOWN);
+	CHECK(resolve(&t, "<postmaster+x@example.org>", &r) == RCPT_UNKNOWN);
+	CHECK(resolve(&t, "<PostMaster@example.org>", &r) == RCPT_ALIAS);
+	buf_free(&err);
+	rcpt_tables_close(&t);
+}
+
 int
 main(void)
 {
@@ -125,8 +180,11 @@ main(void)
 	CHECK(resolve(&t, "<u@example.org>", &r) == RCPT_REMOTE);
 	/* <postmaster> is local even then; no system user by that name on a
 	 * test machine, and postmaster reaches root through aliases. */
-	if (getpwnam("postmaster") == NULL)
-		CHECK(resolve(&t, "<Postmaster>", &r) == RCPT_UNKNOWN);
+	if (getpwnam("postmaster") == NULL) {
+		/* RFC 5321 4.5.1: accepted anyway; qmgr defers it. */
+		CHECK(resolve(&t, "<Postmaster>", &r) == RCPT_ALIAS);
+		CHECK_STR(r.alias, "postmaster");
+	}
 
 	build("domains",
 	    "example.org local\n"
@@ -214,6 +272,8 @@ main(void)
 		}
 		CHECK(resolve(&t, "<x@new.example>", &r) == RCPT_TEMPFAIL);
 	}
+
+	test_aliases(&conf);
 
 	rcpt_tables_close(&t);
 	remove_dir();
