@@ -207,3 +207,47 @@ def test_mailq_lists_a_held_message():
     finally:
         os.chmod(os.path.join(md, "tmp"), 0o700)
     inst.wait_messages(md, 1)
+
+
+def test_newaliases_link_rebuilds_the_aliases_table():
+    clear()
+    with open(os.path.join(inst.etc, "aliases"), "w") as f:
+        f.write("bob-alias: pt-bob\n")
+    r = sendmail([], prog="newaliases", user="root")
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(os.path.join(inst.etc, "aliases.cdb"))
+    r = sendmail(["bob-alias@localhost"], b"Subject: via alias\n\nhi\n", user="pt-carol")
+    assert r.returncode == 0, r.stderr
+    msg = one("pt-bob")
+    assert b"Subject: via alias" in msg
+    assert b"Delivered-To: <bob-alias@localhost>" in msg
+
+
+def test_sendmail_q_flushes_the_queue_now():
+    clear()
+    inst.conf["queue_retry_min_seconds"] = "3600"
+    inst.conf["queue_retry_max_seconds"] = "3600"
+    inst.write_conf()
+    inst.postern("reload")
+    try:
+        md = maildir("pt-dave")
+        os.makedirs(os.path.join(md, "tmp"), exist_ok=True)
+        os.makedirs(os.path.join(md, "new"), exist_ok=True)
+        os.makedirs(os.path.join(md, "cur"), exist_ok=True)
+        for d in ("", "tmp", "new", "cur"):
+            shutil.chown(os.path.join(md, d), "pt-dave", "pt-dave")
+        os.chmod(os.path.join(md, "tmp"), 0o500)      # hold delivery back
+        r = sendmail(["pt-dave@localhost"], b"Subject: flush me\n\nx\n", user="pt-bob")
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: os.listdir(os.path.join(inst.spool, "deferred")), 20, "a deferral")
+        os.chmod(os.path.join(md, "tmp"), 0o700)
+        r = sendmail(["-q"], user="root")
+        assert r.returncode == 0, r.stderr
+        # delivered now, not an hour from now
+        assert b"Subject: flush me" in wait_for(lambda: maildir_messages(md) and maildir_messages(md)[0],
+                                                20, "the flushed message")
+    finally:
+        inst.conf["queue_retry_min_seconds"] = "1"
+        inst.conf["queue_retry_max_seconds"] = "2"
+        inst.write_conf()
+        inst.postern("reload")
