@@ -56,7 +56,8 @@ DELIVER_LIB = $(filter-out deliver/lspawn.c deliver/local.c deliver/lmtp%.c,$(wi
 LSPAWN_SRC  = deliver/lspawn.c $(DELIVER_LIB)
 LOCAL_SRC   = deliver/local.c $(DELIVER_LIB)
 # lmtp(8) is its own agent: no Maildir code, only the LMTP client.
-LMTP_SRC    = deliver/lmtp.c deliver/lmtp_client.c deliver/outcome.c
+LMTP_SRC    = deliver/lmtp.c deliver/lmtp_client.c deliver/outcome.c \
+	      deliver/agent_args.c
 POSTERN_SRC = $(wildcard postern/*.c)
 SENDMAIL_SRC = $(wildcard sendmail/*.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
@@ -122,7 +123,16 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcommon.a $(LIBS)
 
-units: $(UNITS)
+# The power-loss model's LD_PRELOAD shim (tests/faults/README.md), for
+# tests/integration/test_powerloss.py; built with "units" because only the
+# tests use it. Never sanitized, not even in build-san: it is loaded into
+# the programs under test and must not bring a second ASan runtime.
+SHIM	= $(B)/faults/crashshim.so
+$(SHIM): tests/faults/crashshim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -g $(WARN) -D_GNU_SOURCE -fPIC -shared -o $@ $< -ldl
+
+units: $(UNITS) $(SHIM)
 
 # libFuzzer harnesses (tests/fuzz/): built with clang into $(FZ)/, every
 # object instrumented for ASan+UBSan and coverage; smtpd's objects (all but

@@ -1,7 +1,9 @@
 /*
  * alias.c: the aliases table's text format (alias.h): the parser that
  * "postern makemap aliases" compiles with, and the reader of :include:
- * files that qmgr calls at expansion time (queue/qmgr_alias.c).
+ * files that qmgr calls at expansion time (queue/qmgr_alias.c) and of
+ * ~/.forward files, which lspawn's child reads as the user
+ * (deliver/forward.c).
  *
  * Everything an operator can get wrong is an error naming the file and the
  * line, found when the table is built rather than when mail arrives: a line
@@ -363,13 +365,7 @@ alias_build(const char *src, const char *dst, struct buf *err)
 int
 alias_include_read(const char *path, struct buf *out, struct buf *err)
 {
-	struct stat	 st;
-	unsigned long	 lineno = 0;
-	const char	*why;
-	char		*line = NULL, *p;
-	size_t		 cap = 0;
-	FILE		*f;
-	int		 fd, r, rc = -1, saved;
+	int	 fd;
 
 	if (path[0] != '/') {
 		(void)buf_setf(err, "%s: include of a relative path", path);
@@ -377,6 +373,20 @@ alias_include_read(const char *path, struct buf *out, struct buf *err)
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return -1;
+	return alias_fd_read(fd, path, out, err);
+}
+
+int
+alias_fd_read(int fd, const char *name, struct buf *out, struct buf *err)
+{
+	struct stat	 st;
+	unsigned long	 lineno = 0;
+	const char	*why;
+	char		*line = NULL, *p;
+	size_t		 cap = 0;
+	FILE		*f;
+	int		 r, rc = -1, saved;
+
 	/* A FIFO or a device would block or never end: regular files only,
 	 * and small ones. */
 	if (fstat(fd, &st) == -1) {
@@ -388,7 +398,7 @@ alias_include_read(const char *path, struct buf *out, struct buf *err)
 	if (!S_ISREG(st.st_mode) || st.st_size > ALIAS_INCLUDE_MAX) {
 		close(fd);
 		(void)buf_setf(err, "%s: not a regular file of at most %d "
-		    "bytes", path, ALIAS_INCLUDE_MAX);
+		    "bytes", name, ALIAS_INCLUDE_MAX);
 		return -2;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
@@ -397,13 +407,13 @@ alias_include_read(const char *path, struct buf *out, struct buf *err)
 		errno = saved;
 		return -1;
 	}
-	while ((r = line_read(f, &line, &cap, path, ++lineno, err)) == 1) {
+	while ((r = line_read(f, &line, &cap, name, ++lineno, err)) == 1) {
 		for (p = line; is_blank(*p); p++)
 			;
 		if (*p == '\0' || *p == '#')
 			continue;
 		if (alias_list_parse(p, out, &why) == -1) {
-			(void)buf_setf(err, "%s:%lu: %s", path, lineno, why);
+			(void)buf_setf(err, "%s:%lu: %s", name, lineno, why);
 			rc = -2;
 			goto out;
 		}

@@ -46,5 +46,12 @@ int	 alias_list_parse(const char *list, struct buf *out, const char **why);
  */
 int	 alias_include_read(const char *path, struct buf *out,
 	    struct buf *err);
+/*
+ * The same for a file already open (a ~/.forward, opened by the caller
+ * with its own checks); name is for the error text. fd is closed in every
+ * case. 0, -1 with errno, or -2 with err set, as alias_include_read().
+ */
+int	 alias_fd_read(int fd, const char *name, struct buf *out,
+	    struct buf *err);
 
 #endif

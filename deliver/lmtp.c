@@ -36,67 +36,28 @@
 #include "conf.h"
 #include "lmtp_client.h"
 #include "log.h"
+#include "agent_args.h"
 #include "outcome.h"
 
-#define LMTP_EX_USAGE	64
 #define LMTP_EX_TEMP	75
-
-static void	lmtp_usage(const char *why) __attribute__((noreturn));
-
-static void
-lmtp_usage(const char *why)
-{
-	log_warn("%s; usage: lmtp [-c confdir] -f sender -a recipient "
-	    "-d maildir -n size", why);
-	exit(LMTP_EX_USAGE);
-}
 
 int
 main(int argc, char *argv[])
 {
-	const char *confdir = CONFDIR_DEFAULT, *sender = NULL, *rcpt = NULL;
-	const char *maildir = NULL, *errstr;
+	struct agent_args a;
 	struct buf err = BUF_INIT;
 	struct lmtp_dest dest;
 	struct conf conf;
 	struct outcome o;
-	long long size = -1;
-	int ch;
 
 	log_init("lmtp", 0);
 	fatal_exit_code = LMTP_EX_TEMP;
-	while ((ch = getopt(argc, argv, "c:f:a:d:n:")) != -1) {
-		switch (ch) {
-		case 'c':
-			confdir = optarg;
-			break;
-		case 'f':
-			sender = optarg;
-			break;
-		case 'a':
-			rcpt = optarg;
-			break;
-		case 'd':
-			maildir = optarg;
-			break;
-		case 'n':
-			size = strtonum(optarg, 0, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				lmtp_usage("bad size");
-			break;
-		default:
-			lmtp_usage("unknown option");
-		}
-	}
-	if (optind != argc)
-		lmtp_usage("extra arguments");
-	if (sender == NULL || rcpt == NULL || maildir == NULL || size < 0)
-		lmtp_usage("missing argument");
+	agent_args_parse(argc, argv, "lmtp", &a);
 
 	buf_init(&err, 1024);
 	if (geteuid() == 0 || getuid() == 0)
 		outcome_set(&o, 'Z', "4.3.0", "lmtp must not run as root");
-	else if (conf_load(&conf, confdir, &err) == -1)
+	else if (conf_load(&conf, a.confdir, &err) == -1)
 		/* RFC 3463 X.3.5: system incorrectly configured. */
 		outcome_set(&o, 'Z', "4.3.5", "lmtp: %s", buf_str(&err));
 	else if (lmtp_dest_parse(conf.lmtp_destination, &dest) == -1)
@@ -104,10 +65,10 @@ main(int argc, char *argv[])
 		    "not unix:/path or inet:host:port", conf.lmtp_destination);
 	else
 		lmtp_deliver(&dest, conf.lmtp_timeout_seconds * 1000, 0,
-		    (off_t)size, conf.hostname, sender, rcpt, &o);
+		    (off_t)a.size, conf.hostname, a.sender, a.rcpt, &o);
 	buf_free(&err);
 	if (o.status != 'K')
-		log_warn("to=<%s>: %c %s %s", rcpt, o.status, o.code, o.text);
+		log_warn("to=<%s>: %c %s %s", a.rcpt, o.status, o.code, o.text);
 	if (outcome_write(1, &o) == -1) {
 		log_warn_errno("cannot write the outcome record");
 		return LMTP_EX_TEMP;

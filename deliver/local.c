@@ -29,62 +29,23 @@
 #include "conf.h"
 #include "log.h"
 #include "maildir.h"
+#include "agent_args.h"
 #include "outcome.h"
 
-#define LOCAL_EX_USAGE	64
 #define LOCAL_EX_TEMP	75
-
-static void	local_usage(const char *why) __attribute__((noreturn));
-
-static void
-local_usage(const char *why)
-{
-	log_warn("%s; usage: local -f sender -a recipient -d maildir -n size",
-	    why);
-	exit(LOCAL_EX_USAGE);
-}
 
 int
 main(int argc, char *argv[])
 {
-	const char *sender = NULL, *rcpt = NULL, *maildir = NULL, *errstr;
+	struct agent_args a;
 	char host[CONF_STR_MAX];
 	struct outcome o;
-	long long size = -1;
-	int ch;
 
 	log_init("local", 0);
 	fatal_exit_code = LOCAL_EX_TEMP;
-	while ((ch = getopt(argc, argv, "c:f:a:d:n:")) != -1) {
-		switch (ch) {
-		case 'c':
-			/* CONFDIR (docs/protocols.md): local needs nothing
-			 * of postern.conf that lspawn did not resolve. */
-			break;
-		case 'f':
-			sender = optarg;
-			break;
-		case 'a':
-			rcpt = optarg;
-			break;
-		case 'd':
-			maildir = optarg;
-			break;
-		case 'n':
-			size = strtonum(optarg, 0, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				local_usage("bad size");
-			break;
-		default:
-			local_usage("unknown option");
-		}
-	}
-	if (optind != argc)
-		local_usage("extra arguments");
-	if (sender == NULL || rcpt == NULL || maildir == NULL || size < 0)
-		local_usage("missing argument");
-	if (maildir[0] != '/')
-		local_usage("maildir must be an absolute path");
+	/* -c CONFDIR is accepted and unused: local needs nothing of
+	 * postern.conf that lspawn did not resolve. */
+	agent_args_parse(argc, argv, "local", &a);
 
 	if (geteuid() == 0 || getuid() == 0)
 		outcome_set(&o, 'Z', "4.3.0", "local must not run as root");
@@ -94,10 +55,11 @@ main(int argc, char *argv[])
 		if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
 			strlcpy(host, "localhost", sizeof(host));
 		host[sizeof(host) - 1] = '\0';
-		maildir_deliver(0, (off_t)size, sender, rcpt, maildir, host, &o);
+		maildir_deliver(0, (off_t)a.size, a.sender, a.rcpt, a.maildir, host,
+		    &o);
 	}
 	if (o.status != 'K')
-		log_warn("to=<%s>, maildir=%s: %c %s %s", rcpt, maildir,
+		log_warn("to=<%s>, maildir=%s: %c %s %s", a.rcpt, a.maildir,
 		    o.status, o.code, o.text);
 	if (outcome_write(1, &o) == -1) {
 		log_warn_errno("cannot write the outcome record");

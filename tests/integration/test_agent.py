@@ -10,8 +10,12 @@ AGENT = r'''#!/usr/bin/python3
 import os, struct, sys
 args = sys.argv[1:]
 data = os.read(0, 1 << 20)
-with open(sys.argv[0] + ".seen", "wb") as f:
+# two recipients, two runs: write aside and rename, so a reader never sees
+# a half-written file
+tmp = "%s.seen.%d" % (sys.argv[0], os.getpid())
+with open(tmp, "wb") as f:
     f.write(repr(args).encode() + b"\n" + repr(sorted(os.environ)).encode() + b"\n" + data)
+os.rename(tmp, sys.argv[0] + ".seen")
 payload = b"K\0" + b"2.0.0\0" + b"kept by the test agent\0"
 os.write(1, b"O" + struct.pack(">I", len(payload)) + payload)
 '''
