@@ -135,8 +135,9 @@ $(SHIM): tests/faults/crashshim.c
 units: $(UNITS) $(SHIM)
 
 # libFuzzer harnesses (tests/fuzz/): built with clang into $(FZ)/, every
-# object instrumented for ASan+UBSan and coverage; smtpd's objects (all but
-# smtpd.c) go in an archive so that a harness links only what it calls.
+# object instrumented for ASan+UBSan and coverage; smtpd's and sendmail's
+# objects (all but the files holding main()) go in an archive with
+# common/'s, so that a harness links only what it calls.
 # "make fuzz" runs each for FUZZ_SECONDS on a copy of its corpus; "make
 # test" runs each briefly (tests/fuzz/run.sh, tallied by tests/run.sh).
 # No _FORTIFY_SOURCE: ASan checks every access already, and better.
@@ -154,7 +155,8 @@ $(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FZ)/libfuzzlib.a: $(call fzobj,$(filter-out smtpd/smtpd.c,$(SMTPD_SRC)) $(COMMON_SRC))
+$(FZ)/libfuzzlib.a: $(call fzobj,$(filter-out smtpd/smtpd.c,$(SMTPD_SRC)) \
+    $(filter-out sendmail/sendmail.c,$(SENDMAIL_SRC)) $(COMMON_SRC))
 	rm -f $@
 	ar rcs $@ $^
 
@@ -171,7 +173,7 @@ fuzz: deps-test
 
 # Packages a fresh Debian 12 needs; installed only when missing, only as root.
 DEB_BUILD = build-essential libbsd-dev libssl-dev libcdb-dev libcrypt-dev
-DEB_TEST  = swaks python3 iproute2 procps clang libclang-rt-14-dev postfix \
+DEB_TEST  = swaks python3 iproute2 procps clang libclang-rt-14-dev valgrind postfix \
 	    dovecot-core dovecot-lmtpd dovecot-imapd systemd openssl
 deps:
 	@sh conf/deps.sh $(DEB_BUILD)

@@ -428,3 +428,27 @@ out:
 	fclose(f);
 	return rc;
 }
+
+int
+alias_forward_valid(const char *text, size_t len)
+{
+	const char	*line = text, *p;
+
+	if (len == 0 || len > ALIAS_FORWARD_TEXT_MAX)
+		return 0;
+	for (p = text; p < text + len; p++) {
+		if (*p == '\n') {
+			if (p == line)
+				return 0;	/* an empty target */
+			line = p + 1;
+			continue;
+		}
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return 0;
+		if (p == line && (size_t)(text + len - p) >=
+		    strlen(ALIAS_INCLUDE_PREFIX) && strncmp(p,
+		    ALIAS_INCLUDE_PREFIX, strlen(ALIAS_INCLUDE_PREFIX)) == 0)
+			return 0;
+	}
+	return line < text + len;	/* no empty last target */
+}

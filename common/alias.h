@@ -29,6 +29,8 @@
 /* An :include: file is read whole; it holds lists, not mail: 64 KiB. */
 #define ALIAS_INCLUDE_MAX	65536
 #define ALIAS_INCLUDE_PREFIX	":include:"
+/* A ~/.forward's targets as lspawn hands them to qmgr: '\n'-separated. */
+#define ALIAS_FORWARD_TEXT_MAX	(ALIAS_INCLUDE_MAX + 1024)
 
 /* Compile the aliases text file src into dst (a .cdb). 0 or -1 with err. */
 int	 alias_build(const char *src, const char *dst, struct buf *err);
@@ -51,6 +53,13 @@ int	 alias_include_read(const char *path, struct buf *out,
  * with its own checks); name is for the error text. fd is closed in every
  * case. 0, -1 with errno, or -2 with err set, as alias_include_read().
  */
+/*
+ * 1 when text (len bytes) is a .forward's targets as lspawn sends them
+ * (docs/protocols.md, status 'F'): 1 to ALIAS_FORWARD_TEXT_MAX bytes,
+ * targets separated by '\n', none empty, none starting with ":include:",
+ * no other control byte. Checked by both ends of the pipe.
+ */
+int	 alias_forward_valid(const char *text, size_t len);
 int	 alias_fd_read(int fd, const char *name, struct buf *out,
 	    struct buf *err);
 

@@ -14,13 +14,14 @@
 #include <sys/types.h>
 #include <stddef.h>
 
+#include "alias.h"
 #include "buf.h"
 #include "outcome.h"
 
 /* The .forward file, and the targets' text in the 'F' record: an
  * :include: file's bound, so a .forward is as big as a list can be. */
-#define FORWARD_FILE_MAX	65536
-#define FORWARD_TEXT_MAX	(FORWARD_FILE_MAX + 1024)
+#define FORWARD_FILE_MAX	ALIAS_INCLUDE_MAX
+#define FORWARD_TEXT_MAX	ALIAS_FORWARD_TEXT_MAX
 #define FORWARD_STATUS		'F'
 #define FORWARD_CODE		"2.0.0"
 
@@ -39,11 +40,9 @@ enum forward_rc forward_read(const char *home, uid_t uid, const char *user,
 	    const char *qid, struct buf *targets, struct outcome *o);
 /* Write the 'F' answer (an 'O' record: "F", FORWARD_CODE, targets). */
 int	 forward_write(int fd, const struct buf *targets);
-/* 1 when p..len is exactly one 'F' answer with valid targets, which are
- * then copied to *targets; 0 when it is something else. */
+/* 1 when p..len is exactly one 'F' answer with valid targets
+ * (alias_forward_valid()), which are then copied to *targets; 0 when it is
+ * something else. */
 int	 forward_parse(const char *p, size_t len, struct buf *targets);
-/* The targets' text as qmgr may get it: 1 to FORWARD_TEXT_MAX bytes,
- * '\n'-separated, no empty line, no other control byte, no ":include:". */
-int	 forward_text_valid(const char *text, size_t len);
 
 #endif

@@ -4,7 +4,10 @@
  * Job: take 'L' requests from qmgr, check each one, open the queue file,
  * fork a child per recipient that becomes the recipient and delivers (the
  * built-in Maildir writer, or the external agent named by local_agent),
- * and answer each request with exactly one 'O' record.
+ * and answer each request with exactly one 'O' record. For kind 'u' the
+ * child first looks at ~/.forward, as the user (forward.c); when it
+ * redirects the mail, the 'O' says 'F' and carries the targets, which
+ * qmgr expands: lspawn itself never reads a .forward, nor delivers one.
  *
  * Privileges: runs as root, because it must read the spool and become any
  * local user; so it stays small, parses nothing from the network and reads
@@ -56,12 +59,15 @@
 #include "maildir.h"
 #include "mbox.h"
 #include "outcome.h"
+#include "forward.h"
 #include "pipe.h"
 
 #define LSPAWN_QMGR_FD		3
 #define LSPAWN_CTL_FD		4
 #define LSPAWN_ID_MAX		64	/* qmgr's request id, echoed back */
-#define LSPAWN_RESULT_MAX	(FRAME_HDR + 3 * OUTCOME_TEXT_MAX)
+/* A child's answer: an outcome, or a .forward's targets ('F'). */
+#define LSPAWN_RESULT_MAX	(FRAME_HDR + 3 * OUTCOME_TEXT_MAX + \
+				    FORWARD_TEXT_MAX)
 #define LSPAWN_OUT_MAX		((size_t)4 << 20)	/* unread replies */
 
 /* How a delivery writes (docs/protocols.md, the L record's kinds). */
@@ -83,6 +89,7 @@ struct target {
 				 * child still has */
 	size_t	 made_below;	/* virtual: length of the base; the
 				 * directories after it are created */
+	int	 forward;	/* kind 'u': ~/.forward is looked at */
 };
 
 /* One running delivery. pid 0: the slot is free. */
@@ -95,9 +102,13 @@ struct child {
 	char		 id[LSPAWN_ID_MAX];
 	char		 qid[SPOOL_ID_MAX + 1];
 	char		 rcpt[ADDR_TEXT_MAX];
+	int		 forward;	/* may answer 'F' (kind 'u') */
 	int		 overflow;	/* said more than one record can hold */
 	size_t		 len;
-	char		 res[LSPAWN_RESULT_MAX];
+	char		*res;		/* LSPAWN_RESULT_MAX bytes, malloc'd
+					 * per child: a .forward's answer is
+					 * big, and the slots of an idle
+					 * lspawn should not be */
 };
 
 static struct conf	 conf;
@@ -328,12 +339,15 @@ lspawn_target(const char *kind, const char *target, const char *as,
 
 	t->made_below = 0;
 	t->how = HOW_MAILDIR;
-	if ((strcmp(kind, "u") == 0 || strcmp(kind, "v") == 0) &&
-	    as[0] != '\0') {
+	t->forward = strcmp(kind, "u") == 0;
+	if ((strcmp(kind, "u") == 0 || strcmp(kind, "m") == 0 ||
+	    strcmp(kind, "v") == 0) && as[0] != '\0') {
 		outcome_set(o, 'D', "5.3.0", "a user given for kind %s", kind);
 		return -1;
 	}
-	if (strcmp(kind, "u") == 0) {
+	/* 'm' is 'u' without ~/.forward: "\user", or a user's own name
+	 * in the user's .forward. */
+	if (strcmp(kind, "u") == 0 || strcmp(kind, "m") == 0) {
 		if (lspawn_user(target, t, o) == -1)
 			return -1;
 		if (strcmp(conf.home_mailbox, "mbox") == 0) {
@@ -613,6 +627,21 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 	 * loop is refused here, once, whoever would write the mail. */
 	if (loop_check(0, env.msg_len, rcpt, &o) == -1)
 		_exit(outcome_write(1, &o) == -1 ? 75 : 0);
+	/* Read as the user, never as root (forward.c); the targets go
+	 * back to qmgr, which expands them as an alias's. */
+	if (t->forward) {
+		struct buf fw = BUF_INIT;
+
+		switch (forward_read(t->home, t->uid, t->user, qid, &fw, &o)) {
+		case FORWARD_FOUND:
+			_exit(forward_write(1, &fw) == -1 ? 75 : 0);
+		case FORWARD_FAIL:
+			_exit(outcome_write(1, &o) == -1 ? 75 : 0);
+		case FORWARD_NONE:
+			break;
+		}
+		buf_free(&fw);
+	}
 	lspawn_make_parents(t);
 	/* local_agent takes the Maildir deliveries; mbox, files and
 	 * commands are always built in (the agent protocol names a
@@ -636,6 +665,7 @@ lspawn_request(const char *const f[8])
 	struct outcome o;
 	struct child *c;
 	char path[PATH_MAX];
+	char *res;
 	int qf, p[2];
 	pid_t pid;
 
@@ -674,9 +704,18 @@ lspawn_request(const char *const f[8])
 		}
 		return;
 	}
-	if ((c = lspawn_slot()) == NULL || pipe2(p, O_CLOEXEC) == -1) {
+	if ((c = lspawn_slot()) == NULL ||
+	    (res = malloc(LSPAWN_RESULT_MAX)) == NULL) {
 		outcome_set(&o, 'Z', "4.3.0", "cannot start delivery: %s",
 		    strerror(errno));
+		close(qf);
+		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		return;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		outcome_set(&o, 'Z', "4.3.0", "cannot start delivery: %s",
+		    strerror(errno));
+		free(res);
 		close(qf);
 		lspawn_reply(qgen, id, o.status, o.code, o.text);
 		return;
@@ -684,6 +723,7 @@ lspawn_request(const char *const f[8])
 	if ((pid = fork()) == -1) {
 		outcome_set(&o, 'Z', "4.3.0", "cannot fork: %s",
 		    strerror(errno));
+		free(res);
 		close(qf);
 		close(p[0]);
 		close(p[1]);
@@ -697,7 +737,9 @@ lspawn_request(const char *const f[8])
 	/* Also here, so a timeout right away cannot miss the group. */
 	setpgid(pid, pid);
 	lspawn_nonblock(p[0]);
-	memset(c, 0, offsetof(struct child, res));
+	memset(c, 0, sizeof(*c));
+	c->res = res;
+	c->forward = t.forward;
 	c->pid = pid;
 	c->fd = p[0];
 	c->gen = qgen;
@@ -719,8 +761,9 @@ lspawn_child_read(struct child *c)
 	ssize_t n;
 
 	while (c->fd != -1) {
-		if (c->len < sizeof(c->res))
-			n = read(c->fd, c->res + c->len, sizeof(c->res) - c->len);
+		if (c->len < LSPAWN_RESULT_MAX)
+			n = read(c->fd, c->res + c->len,
+			    LSPAWN_RESULT_MAX - c->len);
 		else
 			n = read(c->fd, junk, sizeof(junk));
 		if (n == -1 && errno == EINTR)
@@ -732,7 +775,7 @@ lspawn_child_read(struct child *c)
 			c->fd = -1;
 			return;
 		}
-		if (c->len < sizeof(c->res))
+		if (c->len < LSPAWN_RESULT_MAX)
 			c->len += (size_t)n;
 		else
 			c->overflow = 1;
@@ -744,6 +787,7 @@ static void
 lspawn_child_done(struct child *c, int status)
 {
 	struct outcome o;
+	struct buf fw = BUF_INIT;
 
 	lspawn_child_read(c);
 	if (c->fd != -1) {
@@ -751,6 +795,19 @@ lspawn_child_done(struct child *c, int status)
 		close(c->fd);
 		c->fd = -1;
 	}
+	/* A .forward's targets, only where a .forward was looked at: a
+	 * virtual user's agent has no business redirecting mail. */
+	buf_init(&fw, FORWARD_TEXT_MAX);
+	if (!c->timedout && !c->overflow && c->forward &&
+	    forward_parse(c->res, c->len, &fw) == 1) {
+		log_info("%s: to=<%s>, redirected by .forward", c->qid,
+		    c->rcpt);
+		lspawn_reply(c->gen, c->id, FORWARD_STATUS, FORWARD_CODE,
+		    buf_str(&fw));
+		buf_free(&fw);
+		goto done;
+	}
+	buf_free(&fw);
 	if (c->timedout)
 		outcome_set(&o, 'Z', "4.3.0", "delivery agent timed out");
 	else if (c->overflow || outcome_parse(c->res, c->len, &o) == -1) {
@@ -765,6 +822,9 @@ lspawn_child_done(struct child *c, int status)
 		log_warn("%s: to=<%s>, %c %s %s", c->qid, c->rcpt, o.status,
 		    o.code, o.text);
 	lspawn_reply(c->gen, c->id, o.status, o.code, o.text);
+done:
+	free(c->res);
+	c->res = NULL;
 	c->pid = 0;
 	nrunning--;
 }

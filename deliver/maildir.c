@@ -83,17 +83,40 @@ maildir_make(const char *dir)
 	size_t i;
 	int n;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return -1;
+	char *slash;
+	int made = 0;
+
+	if (mkdir(dir, 0700) == -1) {
+		if (errno != EEXIST)
+			return -1;
+	} else {
+		/* The new name must outlive a power loss like the mail in it
+		 * will: fsync new/ alone does not keep new/ itself (the
+		 * power-loss model, tests/faults/, lost a 'K' mail here). */
+		n = snprintf(path, sizeof(path), "%s", dir);
+		if (n < 0 || (size_t)n >= sizeof(path) ||
+		    (slash = strrchr(path, '/')) == NULL) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		slash[slash == path ? 1 : 0] = '\0';
+		if (spool_fsync_dir(path) == -1)
+			return -1;
+	}
 	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		n = snprintf(path, sizeof(path), "%s/%s", dir, sub[i]);
 		if (n < 0 || (size_t)n >= sizeof(path)) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		if (mkdir(path, 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST)
 			return -1;
 	}
+	/* The same for tmp/, new/ and cur/ in the Maildir. */
+	if (made && spool_fsync_dir(dir) == -1)
+		return -1;
 	return 0;
 }
 

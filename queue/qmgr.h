@@ -7,7 +7,8 @@
  *                   outcomes, finishing the message
  *   qmgr_deliver.c  the job queue and the lspawn protocol ('L' out, 'O' in)
  *   qmgr_retry.c    the retry schedule: deferring a message
- *   qmgr_alias.c    expanding an alias recipient into its targets
+ *   qmgr_alias.c    expanding an alias recipient into its targets, and
+ *                   a user's .forward (lspawn's 'F' answer) likewise
  *   qmgr_control.c  the operator's hold and delete requests for active/
  *
  * One struct qmgr holds the whole state of the process; every module takes a
@@ -35,12 +36,23 @@ struct qjob {
 	struct qmsg	*msg;
 	uint64_t	 reqid;		/* of the last 'L' sent; 0: never sent */
 	size_t		 index;		/* into the queue file's 'R' records */
-	char		 kind;		/* 'u' user, 'v' virtual, 'f' file,
-					 * 'p' pipe (docs/protocols.md) */
+	char		 kind;		/* 'u' user, 'm' user's mailbox only
+					 * (no .forward), 'v' virtual, 'f'
+					 * file, 'p' pipe (docs/protocols.md) */
 	char		*rcpt;		/* the address, for Delivered-To: */
 	char		*target;	/* user, mailbox path, file, command */
 	char		*as;		/* 'f', 'p': the user to run as */
+	char		*fwd;		/* 'u' reached through .forward files:
+					 * their users, "a\nb", for loops;
+					 * NULL otherwise */
 	struct qgroup	*group;		/* an alias's targets, or NULL */
+};
+
+/* A final target handed out in a group: delivered once per group. */
+struct qfinal {
+	char		 kind;
+	char		*target;
+	char		*as;		/* "" for 'u', 'm', 'v' */
 };
 
 /* The targets one alias recipient expanded to (qmgr_alias.c): their
@@ -50,6 +62,8 @@ struct qgroup {
 	char		 status;	/* so far: K, or the first D, or Z */
 	char		 code[16];
 	char		*text;
+	struct qfinal	*finals;	/* every target given a job so far */
+	size_t		 nfinals;
 };
 
 struct qjobq {
@@ -115,6 +129,13 @@ int	 qmgr_alias_expand(struct qmgr *, struct qmsg *, size_t index,
  * group's, in *status, *code, *text, valid until the job is freed). */
 int	 qmgr_alias_job_done(struct qjob *, char *status, const char **code,
 	    const char **text);
+/* lspawn answered 'F' for job j (kind 'u'): targets ('\n'-separated, as
+ * lspawn sent them) replace the job, in its group (made now if it had
+ * none); or the job gets its outcome (a loop...), or goes again as 'm'
+ * when the targets are unusable. j is consumed. */
+void	 qmgr_alias_forward(struct qmgr *, struct qjob *, const char *targets);
+/* The group and what it owns. */
+void	 qmgr_group_free(struct qgroup *);
 
 /* qmgr_retry.c */
 time_t	 qmgr_retry_delay(const struct conf *, time_t now, long long arrival);

@@ -27,6 +27,17 @@
  * pass, so targets that had it get it again: at-least-once,
  * docs/design-notes.md); otherwise D with the first failure's text.
  *
+ * A user's ~/.forward is expanded here too (qmgr_alias_forward()): lspawn's
+ * child reads it as the user and answers 'F' with its targets instead of
+ * delivering; they replace that user's job in the recipient's group (made
+ * then if the recipient was a plain user), with three differences: commands
+ * and files run as the forwarding user, not alias_user; the user's own
+ * name written straight in the user's .forward is the mailbox (kind 'm',
+ * as "\user" is everywhere); and a user whose .forward is already on the
+ * chain (a -> b -> a, or a's .forward -> an alias -> a) refuses the
+ * forwarding user's delivery with D 5.4.6. A target given out once in a
+ * group (an alias's or a .forward's) is not given out again.
+ *
  * RFC 5321 4.5.1: postmaster must be accepted. A postmaster whose chain
  * ends nowhere (no alias for root, which is never delivered to as uid 0)
  * is deferred, not bounced, with a log line that says what to add.
@@ -50,20 +61,20 @@
 /* conf.c caps alias_max_depth at 100; the chain holds one more. */
 #define CHAIN_MAX	101
 
-struct final {
-	char		 kind;
-	char		*target;
-};
-
 struct expand {
 	struct qmgr	*q;
 	struct qmsg	*m;
 	const char	*rcpt;		/* the original recipient */
 	int		 postmaster;	/* it is postmaster: defer, not bounce */
+	const char	*forwarder;	/* a .forward's user; NULL: an alias */
+	const char	*fwd;		/* the .forward users so far, the
+					 * forwarder last, '\n'-separated */
+	const char	*what;		/* "alias" or ".forward", for texts */
+	struct qgroup	*group;		/* targets given out already, or NULL */
 	const char	*chain[CHAIN_MAX];	/* aliases and includes open */
 	int		 depth;
 	size_t		 seen;		/* targets looked at */
-	struct final	*finals;
+	struct qfinal	*finals;
 	size_t		 nfinals, cap;
 	int		 abort;		/* refused as a whole */
 	char		 status;	/* folded so far, or the refusal */
@@ -163,8 +174,8 @@ unknown(struct expand *e, const char *target)
 		decided(e, target, 'Z', "4.3.0", "postmaster alias chain "
 		    "ends at <%s>, which cannot be delivered to", target);
 	} else
-		decided(e, target, 'D', "5.1.1", "alias target <%s>: user "
-		    "unknown", target);
+		decided(e, target, 'D', "5.1.1", "%s target <%s>: user "
+		    "unknown", e->what, target);
 }
 
 static int
@@ -212,18 +223,86 @@ chain_push(struct expand *e, const char *name)
 	return 0;
 }
 
-/* A final target, once. */
+/* user among the .forward users of this chain? */
+static int
+fwd_has(const char *fwd, const char *user)
+{
+	size_t		 n = strlen(user);
+	const char	*p = fwd;
+
+	while (p != NULL) {
+		if (strncmp(p, user, n) == 0 && (p[n] == '\n' ||
+		    p[n] == '\0'))
+			return 1;
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return 0;
+}
+
+/* "forward loop: a -> b -> list -> a": the .forward users, then the
+ * aliases open now, then the user reached again. */
+static void
+refuse_forward_loop(struct expand *e, const char *user)
+{
+	struct buf	 path = BUF_INIT;
+	const char	*p;
+	int		 i;
+
+	for (p = e->fwd; *p != '\0'; p++)
+		if (*p == '\n' ? buf_adds(&path, " -> ") == -1 :
+		    buf_addc(&path, *p) == -1)
+			fatal("out of memory");
+	for (i = 0; i < e->depth; i++)
+		if (buf_adds(&path, " -> ") == -1 ||
+		    buf_adds(&path, e->chain[i]) == -1)
+			fatal("out of memory");
+	if (buf_adds(&path, " -> ") == -1 || buf_adds(&path, user) == -1)
+		fatal("out of memory");
+	refuse(e, 'D', "5.4.6", "forward loop: %s", buf_str(&path));
+	buf_free(&path);
+}
+
+static int
+final_same(const struct qfinal *f, char kind, const char *target,
+    const char *as)
+{
+	return f->kind == kind && strcmp(f->target, target) == 0 &&
+	    strcmp(f->as, as) == 0;
+}
+
+/* A final target, once per recipient: in this expansion, and in the
+ * group's earlier ones (an alias and a .forward naming the same user). */
 static void
 final_add(struct expand *e, char kind, const char *target)
 {
 	struct passwd	*pw;
+	const char	*as = "";
 	size_t		 i;
 
-	for (i = 0; i < e->nfinals; i++)
-		if (e->finals[i].kind == kind &&
-		    strcmp(e->finals[i].target, target) == 0)
+	if (e->forwarder != NULL && kind == 'u' && fwd_has(e->fwd, target)) {
+		/* The user's own name, straight in the user's .forward
+		 * ("bob: \bob, bob@elsewhere" written as "bob,
+		 * bob@elsewhere"): the mailbox. Any other way back to a
+		 * .forward of this chain goes round for ever. */
+		if (strcmp(target, e->forwarder) == 0 && e->depth == 0)
+			kind = 'm';
+		else {
+			refuse_forward_loop(e, target);
 			return;
-	if (kind == 'f' || kind == 'p') {
+		}
+	}
+	if (kind == 'f' || kind == 'p')
+		/* A .forward's commands and files run as its user. */
+		as = e->forwarder != NULL ? e->forwarder :
+		    e->q->conf.alias_user;
+	for (i = 0; i < e->nfinals; i++)
+		if (final_same(&e->finals[i], kind, target, as))
+			return;
+	for (i = 0; e->group != NULL && i < e->group->nfinals; i++)
+		if (final_same(&e->group->finals[i], kind, target, as))
+			return;
+	if ((kind == 'f' || kind == 'p') && e->forwarder == NULL) {
 		/* lspawn refuses uid 0 too; this says why, and waits. */
 		errno = 0;
 		pw = getpwnam(e->q->conf.alias_user);
@@ -247,6 +326,7 @@ final_add(struct expand *e, char kind, const char *target)
 	}
 	e->finals[e->nfinals].kind = kind;
 	e->finals[e->nfinals].target = qmgr_xstrdup(target);
+	e->finals[e->nfinals].as = qmgr_xstrdup(as);
 	e->nfinals++;
 }
 
@@ -343,11 +423,12 @@ expand_target(struct expand *e, const char *t)
 	}
 	memset(&r, 0, sizeof(r));
 	if (t[0] == '\\') {
-		/* "\user": the user's own mailbox, never an alias again
-		 * (sendmail's way to write "bob: \bob, bob@elsewhere"). */
+		/* "\user": the user's own mailbox, never an alias again,
+		 * nor the user's .forward (sendmail's way to write "bob:
+		 * \bob, bob@elsewhere"): kind 'm'. */
 		switch (rcpt_resolve_user(t + 1, &r)) {
 		case RCPT_USER:
-			final_add(e, 'u', r.user);
+			final_add(e, 'm', r.user);
 			break;
 		case RCPT_UNKNOWN:
 			unknown(e, t + 1);
@@ -361,8 +442,8 @@ expand_target(struct expand *e, const char *t)
 	memset(&a, 0, sizeof(a));
 	if (strchr(t, '@') != NULL) {
 		if (addr_parse_mailbox(t, ADDR_UTF8, &a, &why) == -1) {
-			decided(e, t, 'D', "5.1.3", "alias target <%s>: %s",
-			    t, why);
+			decided(e, t, 'D', "5.1.3", "%s target <%s>: %s",
+			    e->what, t, why);
 			return;
 		}
 	} else if (strlcpy(a.local, t, sizeof(a.local)) >= sizeof(a.local)) {
@@ -382,8 +463,8 @@ expand_target(struct expand *e, const char *t)
 		break;
 	case RCPT_REMOTE:
 		/* Remote delivery (rspawn) is not written yet. */
-		decided(e, t, 'Z', "4.4.0", "alias target <%s>: remote "
-		    "delivery is not available yet", t);
+		decided(e, t, 'Z', "4.4.0", "%s target <%s>: remote "
+		    "delivery is not available yet", e->what, t);
 		break;
 	case RCPT_UNKNOWN:
 		unknown(e, t);
@@ -395,6 +476,90 @@ expand_target(struct expand *e, const char *t)
 	}
 }
 
+/* Fold an outcome into the group's, which keeps its own copy of the text. */
+static void
+group_fold(struct qgroup *g, char status, const char *code, const char *text)
+{
+	struct buf	 gt = BUF_INIT;
+
+	if (buf_set(&gt, g->text, strlen(g->text)) == -1)
+		fatal("out of memory");
+	fold(&g->status, g->code, sizeof(g->code), &gt, status, code, text);
+	free(g->text);
+	g->text = qmgr_xstrdup(buf_str(&gt));
+	buf_free(&gt);
+}
+
+static void
+group_remember(struct qgroup *g, char kind, const char *target,
+    const char *as)
+{
+	g->finals = reallocarray(g->finals, g->nfinals + 1,
+	    sizeof(*g->finals));
+	if (g->finals == NULL)
+		fatal("out of memory");
+	g->finals[g->nfinals].kind = kind;
+	g->finals[g->nfinals].target = qmgr_xstrdup(target);
+	g->finals[g->nfinals].as = qmgr_xstrdup(as);
+	g->nfinals++;
+}
+
+/* One job per final target of e, in group g, for recipient index. */
+static void
+group_jobs(struct qmgr *q, struct expand *e, struct qgroup *g, size_t index)
+{
+	struct qjob	*j;
+	size_t		 i;
+
+	for (i = 0; i < e->nfinals; i++) {
+		group_remember(g, e->finals[i].kind, e->finals[i].target,
+		    e->finals[i].as);
+		j = qmgr_xcalloc(1, sizeof(*j));
+		j->msg = e->m;
+		j->index = index;
+		j->rcpt = qmgr_xstrdup(e->rcpt);
+		j->kind = e->finals[i].kind;
+		j->target = e->finals[i].target;
+		e->finals[i].target = NULL;
+		if (e->finals[i].as[0] != '\0')
+			j->as = qmgr_xstrdup(e->finals[i].as);
+		/* A user reached through a .forward carries the chain, so
+		 * that the user's own .forward can tell a loop. */
+		if (j->kind == 'u' && e->fwd != NULL)
+			j->fwd = qmgr_xstrdup(e->fwd);
+		j->group = g;
+		g->pending++;
+		qmgr_job_add(q, j);
+	}
+}
+
+static void
+expand_free(struct expand *e)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->nfinals; i++) {
+		free(e->finals[i].target);
+		free(e->finals[i].as);
+	}
+	free(e->finals);
+	buf_free(&e->text);
+}
+
+void
+qmgr_group_free(struct qgroup *g)
+{
+	size_t	 i;
+
+	for (i = 0; i < g->nfinals; i++) {
+		free(g->finals[i].target);
+		free(g->finals[i].as);
+	}
+	free(g->finals);
+	free(g->text);
+	free(g);
+}
+
 int
 qmgr_alias_expand(struct qmgr *q, struct qmsg *m, size_t index,
     const char *rcpt, const struct rcpt_route *route, char *status,
@@ -402,8 +567,6 @@ qmgr_alias_expand(struct qmgr *q, struct qmsg *m, size_t index,
 {
 	struct expand	 e;
 	struct qgroup	*g;
-	struct qjob	*j;
-	size_t		 i;
 	int		 queued = 0;
 
 	memset(&e, 0, sizeof(e));
@@ -411,6 +574,7 @@ qmgr_alias_expand(struct qmgr *q, struct qmsg *m, size_t index,
 	e.m = m;
 	e.rcpt = rcpt;
 	e.postmaster = strcmp(route->alias, "postmaster") == 0;
+	e.what = "alias";
 	e.status = 'K';
 	strlcpy(e.code, "2.0.0", sizeof(e.code));
 	buf_init(&e.text, 0);
@@ -428,32 +592,16 @@ qmgr_alias_expand(struct qmgr *q, struct qmsg *m, size_t index,
 		*text = qmgr_xstrdup(buf_str(&e.text));
 	} else {
 		g = qmgr_xcalloc(1, sizeof(*g));
-		g->pending = e.nfinals;
 		g->status = e.status;
 		strlcpy(g->code, e.code, sizeof(g->code));
 		if (e.status == 'K')
 			(void)buf_setf(&e.text, "delivered to %zu alias "
 			    "target%s", e.nfinals, e.nfinals == 1 ? "" : "s");
 		g->text = qmgr_xstrdup(buf_str(&e.text));
-		for (i = 0; i < e.nfinals; i++) {
-			j = qmgr_xcalloc(1, sizeof(*j));
-			j->msg = m;
-			j->index = index;
-			j->rcpt = qmgr_xstrdup(rcpt);
-			j->kind = e.finals[i].kind;
-			j->target = e.finals[i].target;
-			e.finals[i].target = NULL;
-			if (j->kind == 'f' || j->kind == 'p')
-				j->as = qmgr_xstrdup(q->conf.alias_user);
-			j->group = g;
-			qmgr_job_add(q, j);
-		}
+		group_jobs(q, &e, g, index);
 		queued = 1;
 	}
-	for (i = 0; i < e.nfinals; i++)
-		free(e.finals[i].target);
-	free(e.finals);
-	buf_free(&e.text);
+	expand_free(&e);
 	return queued;
 }
 
@@ -473,17 +621,7 @@ qmgr_alias_job_done(struct qjob *j, char *status, const char **code,
 			fatal("out of memory");
 	} else if (buf_set(&t, g->text, strlen(g->text)) == -1)
 		fatal("out of memory");
-	{
-		struct buf	 gt = BUF_INIT;
-
-		if (buf_set(&gt, g->text, strlen(g->text)) == -1)
-			fatal("out of memory");
-		fold(&g->status, g->code, sizeof(g->code), &gt, *status,
-		    *code, buf_str(&t));
-		free(g->text);
-		g->text = qmgr_xstrdup(buf_str(&gt));
-		buf_free(&gt);
-	}
+	group_fold(g, *status, *code, buf_str(&t));
 	buf_free(&t);
 	if (--g->pending > 0) {
 		qmgr_job_free(j);
@@ -493,4 +631,116 @@ qmgr_alias_job_done(struct qjob *j, char *status, const char **code,
 	*code = g->code;
 	*text = g->text;
 	return 1;
+}
+
+/*
+ * Targets as lspawn sent them, "a\n|cmd\n/file", into NUL-ended ones as
+ * expand_list() takes them. 0, or -1 when they break the protocol.
+ */
+static int
+forward_list(const char *targets, struct buf *list)
+{
+	size_t	 len = strlen(targets), i;
+
+	if (!alias_forward_valid(targets, len) ||
+	    buf_set(list, targets, len + 1) == -1)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (list->data[i] == '\n')
+			list->data[i] = '\0';
+	return 0;
+}
+
+void
+qmgr_alias_forward(struct qmgr *q, struct qjob *j, const char *targets)
+{
+	struct expand	 e;
+	struct buf	 list = BUF_INIT, fwd = BUF_INIT;
+	struct qgroup	*g;
+	const char	*p;
+	int		 users = 1;
+
+	if (j->kind != 'u') {
+		log_warn("%s: lspawn sent .forward targets for <%s>, a "
+		    "delivery of kind %c", j->msg->id, j->rcpt, j->kind);
+		qmgr_msg_outcome(q, j, 'Z', "4.3.0", "unexpected .forward "
+		    "answer from lspawn");
+		return;
+	}
+	if (forward_list(targets, &list) == -1) {
+		/* lspawn checked them; if they are bad all the same, the
+		 * mail goes where it would without a .forward. */
+		log_warn("%s: malformed .forward targets of %s from lspawn; "
+		    "delivering <%s> to the mailbox", j->msg->id, j->target,
+		    j->rcpt);
+		buf_free(&list);
+		j->kind = 'm';
+		qmgr_job_add(q, j);
+		return;
+	}
+	if (j->fwd != NULL && (buf_adds(&fwd, j->fwd) == -1 ||
+	    buf_addc(&fwd, '\n') == -1))
+		fatal("out of memory");
+	if (buf_adds(&fwd, j->target) == -1)
+		fatal("out of memory");
+	for (p = buf_str(&fwd); *p != '\0'; p++)
+		users += *p == '\n';
+
+	memset(&e, 0, sizeof(e));
+	e.q = q;
+	e.m = j->msg;
+	e.rcpt = j->rcpt;
+	e.forwarder = j->target;
+	e.fwd = buf_str(&fwd);
+	e.what = ".forward";
+	e.group = j->group;
+	e.status = 'K';
+	strlcpy(e.code, "2.0.0", sizeof(e.code));
+	buf_init(&e.text, 0);
+
+	if (users > q->conf.alias_max_depth)
+		refuse(&e, 'D', "5.4.6", "forwarded through more than %d "
+		    ".forward files (alias_max_depth)",
+		    q->conf.alias_max_depth);
+	else
+		expand_list(&e, list.data, list.len);
+	log_info("%s: to=<%s>, orig_to=<%s>, relay=local, forwarded by "
+	    "~%s/.forward to %zu target%s%s", j->msg->id, j->target, j->rcpt,
+	    j->target, e.nfinals, e.nfinals == 1 ? "" : "s",
+	    e.abort ? " (refused)" : "");
+
+	if (e.abort || (e.nfinals == 0 && e.status != 'K'))
+		/* A loop, or nothing deliverable: the forwarding user's
+		 * delivery fails with it, folded into the recipient's. */
+		qmgr_msg_outcome(q, j, e.status, e.code, buf_str(&e.text));
+	else if (e.nfinals == 0)
+		/* Every target has the message already (an alias gave it
+		 * to them too): nothing more to do. */
+		qmgr_msg_outcome(q, j, 'K', "2.0.0", "forwarded to targets "
+		    "that have the message already");
+	else {
+		if ((g = j->group) == NULL) {
+			/* A plain user's delivery becomes a group: the
+			 * targets' outcomes fold into the recipient's one
+			 * record, as an alias's do. Nothing is written to
+			 * state/ for the 'F' itself. */
+			g = qmgr_xcalloc(1, sizeof(*g));
+			g->status = 'K';
+			strlcpy(g->code, "2.0.0", sizeof(g->code));
+			g->text = qmgr_xstrdup("delivered to .forward targets");
+			/* The forwarder's plain delivery counts as given
+			 * out: "\user" is 'm', another kind. */
+			group_remember(g, 'u', j->target, "");
+			g->pending = 1;		/* j, until replaced */
+			j->group = g;
+		}
+		if (e.status != 'K')
+			group_fold(g, e.status, e.code, buf_str(&e.text));
+		group_jobs(q, &e, g, j->index);
+		g->pending--;			/* j is replaced by them */
+		qmgr_job_free(j);
+	}
+	expand_free(&e);
+	buf_free(&list);
+	buf_free(&fwd);
 }

@@ -14,7 +14,8 @@
  * was lost is thus delivered twice: at-least-once, by design.
  *
  * Every 'O' is checked to the last byte (type, four fields, a request id we
- * sent, a status letter). A malformed enhanced code is replaced by the
+ * sent, a status letter: K, Z, D, or F for a .forward's targets, handed to
+ * qmgr_alias.c). A malformed enhanced code is replaced by the
  * generic one of its status instead of dropping the peer, so one bad reply
  * cannot make a job that is re-sent for ever.
  */
@@ -106,11 +107,10 @@ qmgr_job_free(struct qjob *j)
 	free(j->rcpt);
 	free(j->target);
 	free(j->as);
+	free(j->fwd);
 	/* The group goes with its last job (qmgr_alias_job_done()). */
-	if (j->group != NULL && j->group->pending == 0) {
-		free(j->group->text);
-		free(j->group);
-	}
+	if (j->group != NULL && j->group->pending == 0)
+		qmgr_group_free(j->group);
 	free(j);
 }
 
@@ -247,7 +247,7 @@ reply_handle(struct qmgr *q, const struct buf *payload)
 		log_warn("lspawn: bad request id in 'O' record");
 		return -1;
 	}
-	if (strlen(f[1]) != 1 || strchr("KZD", f[1][0]) == NULL) {
+	if (strlen(f[1]) != 1 || strchr("KZDF", f[1][0]) == NULL) {
 		log_warn("lspawn: bad status in 'O' record");
 		return -1;
 	}
@@ -255,6 +255,11 @@ reply_handle(struct qmgr *q, const struct buf *payload)
 	if ((j = jobq_take_reqid(&q->outstanding, reqid)) == NULL) {
 		log_warn("lspawn: reply to unknown request %llu, ignored",
 		    reqid);
+		return 0;
+	}
+	if (status == 'F') {
+		/* Not an outcome: the user's .forward, to expand. */
+		qmgr_alias_forward(q, j, f[3]);
 		return 0;
 	}
 	code = f[2];

@@ -8,7 +8,9 @@
  *                            process is killed (SIGKILL) in its place. The
  *                            calls before it all happened, so running
  *                            N = 1, 2, 3, ... crashes "after each system
- *                            call in turn". Unset or 0: count only.
+ *                            call in turn"; N = (calls made) + 1 crashes
+ *                            at exit, after the last one. Unset or 0:
+ *                            count only.
  *   POSTERN_CRASH_MODE=kill  (default) a process crash: whatever the
  *                            program handed the kernel stays.
  *                    =power  a power loss: before the kill, undo what a
@@ -102,6 +104,7 @@ DECLARE_REAL(int, unlinkat, int, const char *, int);
 DECLARE_REAL(int, mkdirat, int, const char *, mode_t);
 
 static void	*shim_sym(const char *);
+static void	 shim_count(const char *, const char *);
 static void	 shim_init(void) __attribute__((constructor));
 static void	 shim_fini(void) __attribute__((destructor));
 
@@ -150,6 +153,10 @@ shim_fini(void)
 	char	 line[64];
 	int	 n;
 
+	/* N = calls + 1: the power goes right after the program's last call,
+	 * as it exits: what it promised must be on disk by then. */
+	if (crash_at == calls + 1)
+		shim_count("exit", NULL);
 	if (count_fd < 0)
 		return;
 	n = snprintf(line, sizeof(line), "calls %ld\n", calls);

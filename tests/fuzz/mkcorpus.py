@@ -172,9 +172,69 @@ def qfile_corpus():
     put("qfile", "ok-null-sender", swap("S", b""))
 
 
+# -- sendmail -t header blocks: To/Cc/Bcc, groups, folds, comments ----------
+def headers_corpus():
+    msgs = {
+        "plain": "From: me\nTo: a@x.org\nSubject: hi\n\nbody\n",
+        "bcc-only": "Bcc: secret@x.org\nSubject: s\n\nbody\n",
+        "to-cc-bcc": "To: A <a@x.org>, b@y.org\nCc: \"C D\" <c@z.org>\n"
+                     "Bcc: hidden@x.org\nResent-Bcc: r@x.org\n\nbody\n",
+        "group": "To: undisclosed: a@x.org, b@x.org;\nCc: empty:;\n\nx\n",
+        "folded": "To: a@x.org,\n b@x.org,\n\tc@x.org\nBcc: d@x.org,\n"
+                  "  e@x.org\n\n.\n",
+        "comments": "To: a@x.org (Alice (nested)), \"q,uoted\" <b@x.org>\n\n",
+        "local": "To: root, postmaster\n\n",
+        "bad-angle": "To: <a@x.org\n\n",
+        "bad-comment": "To: a@x.org (open\n\n",
+        "bad-quote": "To: \"open <a@x.org>\n\n",
+        "literal": "To: u@[127.0.0.1], v@[IPv6:::1]\n\n",
+        "crlf": "To: a@x.org\r\nBcc: b@x.org\r\n\r\nbody\r\n",
+        "no-body": "To: a@x.org",
+        "not-header": "To: a@x.org\nthis is not a field\nBcc: b@x.org\n",
+        "blank-name": "Bcc : b@x.org\nbcc:c@x.org\nBCC:\n\n",
+        "encoded": "To: =?utf-8?q?J=C3=B6rg?= <j@x.org>\n\n",
+        "utf8": "To: δοκιμή@παράδειγμα.δοκιμή\n\n",
+        "source-route": "To: <@a.org,@b.org:u@c.org>\n\n",
+    }
+    for name, m in msgs.items():
+        put("headers", name, m)
+
+
+# -- table and aliases text files: the first byte picks the parser ----------
+def table_corpus():
+    tables = {
+        "ok": "# comment\n\nexample.org local\nVirt.Test virtual\n",
+        "ok-crlf": "a@B.org demo/Maildir/\r\n",
+        "ok-blanks": "  key\t  value with blanks  \n",
+        "no-value": "lonely\n",
+        "dup": "a 1\nA 2\n",
+        "long": "k " + "v" * 5000 + "\n",
+        "cidr": "192.0.2.0/24 OK\n2001:db8::/32 REJECT go away\n",
+        "no-newline": "k v",
+    }
+    aliases = {
+        "ok": "# aliases\npostmaster: root\nList: a, b@x.org,\n  c\n"
+              "pipe: \"|/usr/bin/prog arg\"\nfile: /var/mail/archive\n"
+              "inc: :include:/etc/postern/list\nme: \\me, other\n",
+        "no-colon": "name value\n",
+        "bad-name": "a b: c\n",
+        "empty-list": "x:\n",
+        "continued-first": "  continues nothing\n",
+        "dup": "a: b\nA: c\n",
+        "quotes": "q: \"unterminated\n",
+        "relative": "r: :include:relative\n",
+    }
+    for name, t in tables.items():
+        put("table", "table-" + name, b"\0" + t.encode())
+    for name, t in aliases.items():
+        put("table", "aliases-" + name, b"\1" + t.encode())
+
+
 if __name__ == "__main__":
     addr_corpus()
     command_corpus()
     data_corpus()
     frame_corpus()
     qfile_corpus()
+    headers_corpus()
+    table_corpus()
