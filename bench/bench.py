@@ -63,11 +63,11 @@ def tree(root):
     kids = {}
     for p in harness.all_procs():
         kids.setdefault(p.ppid, []).append(p.pid)
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
+    out, pending = [], [root]
+    while pending:
+        pid = pending.pop()
         out.append(pid)
-        todo += kids.get(pid, [])
+        pending += kids.get(pid, [])
     return out
 
 

@@ -18,9 +18,11 @@
 #include <limits.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/types.h>
+#include <bsd/stdlib.h>
 #include <bsd/string.h>
 
 #include "log.h"
@@ -130,26 +132,13 @@ priv_drop(const char *user, const char *chroot_dir)
 int
 priv_drop_uid(uid_t uid, gid_t gid, const char *name)
 {
-	if (uid == 0)
-		fatal("refusing to run a delivery as uid 0 (%s)",
-		    name != NULL ? name : "?");
-	if (!priv_is_root()) {
-		not_root(name != NULL ? name : "?", "");
-		return 0;
-	}
-	/* The recipient's supplementary groups: a Maildir or a program may
-	 * rely on them, as they would in the user's own login. */
-	if (name != NULL && *name != '\0') {
-		if (initgroups(name, gid) == -1)
-			fatal_errno("user %s: initgroups", name);
-	} else if (setgroups(1, &gid) == -1)
-		fatal_errno("uid %lu: setgroups", (unsigned long)uid);
-	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
-	return 0;
+	return priv_drop_uid_extra(uid, gid, name, 0);
 }
 
 /*
- * priv_drop_uid() plus one more supplementary group: the group that owns
+ * Drop to a recipient: uid, gid, the recipient's supplementary groups (a
+ * Maildir or a program may rely on them, as in the user's own login), and
+ * when extra is not 0 one more group: the group that owns
  * the mail spool directory (Debian's /var/mail is root:mail 2775). The
  * built-in mbox writer needs it to create a missing mailbox and its
  * dotlock there, as Debian's setgid-mail delivery programs do; it is only
@@ -158,7 +147,7 @@ priv_drop_uid(uid_t uid, gid_t gid, const char *name)
 int
 priv_drop_uid_extra(uid_t uid, gid_t gid, const char *name, gid_t extra)
 {
-	gid_t	 groups[NGROUPS_MAX + 1];
+	gid_t	*groups;
 	int	 n;
 
 	if (uid == 0)
@@ -173,12 +162,18 @@ priv_drop_uid_extra(uid_t uid, gid_t gid, const char *name, gid_t extra)
 			fatal_errno("user %s: initgroups", name);
 	} else if (setgroups(1, &gid) == -1)
 		fatal_errno("uid %lu: setgroups", (unsigned long)uid);
-	if ((n = getgroups(NGROUPS_MAX, groups)) == -1)
-		fatal_errno("getgroups");
 	if (extra != 0) {
+		/* Sized by the kernel's answer: NGROUPS_MAX is 65536 on Linux,
+		 * too much to put on every delivery child's stack. */
+		if ((n = getgroups(0, NULL)) == -1 ||
+		    (groups = reallocarray(NULL, (size_t)n + 1,
+		    sizeof(*groups))) == NULL ||
+		    (n = getgroups(n, groups)) == -1)
+			fatal_errno("getgroups");
 		groups[n++] = extra;
 		if (setgroups((size_t)n, groups) == -1)
 			fatal_errno("setgroups");
+		free(groups);
 	}
 	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
 	return 0;
