@@ -38,7 +38,7 @@ import subprocess
 import threading
 import time
 
-from harness import Instance, ensure_user, maildir_messages, wait_for
+from harness import Instance, ensure_user, wait_for
 
 FULL = os.environ.get("POSTERN_TORTURE") == "full"
 N = 2000 if FULL else 300
@@ -52,7 +52,9 @@ alice = None
 
 def setup_module():
     global inst, alice
-    alice = ensure_user("pt-alice")
+    # a user of its own: test_crash (and concurrent runs of the suite on this
+    # machine) empty pt-alice's Maildir under our feet
+    alice = ensure_user("pt-torture")
     inst = Instance("torture", conf={"local_concurrency": "4"}).start()
 
 
@@ -115,6 +117,20 @@ def connect():
     return wait_for(attempt, 60, "an SMTP session", interval=0.05)
 
 
+def maildir_messages(maildir):
+    """Contents of every message in maildir/new; tolerates a file that goes
+    away while the directory is read."""
+    new = os.path.join(maildir, "new")
+    out = []
+    for n in (os.listdir(new) if os.path.isdir(new) else []):
+        try:
+            with open(os.path.join(new, n), "rb") as f:
+                out.append(f.read())
+        except FileNotFoundError:
+            pass
+    return out
+
+
 def sniff_tags(run):
     """tag -> number of copies, over both Maildirs' new/."""
     md_alice = os.path.join(alice.pw_dir, "Maildir")
@@ -153,7 +169,7 @@ def test_kill9_random_processes_under_load():
             if s is None:
                 s = connect()
             tag = "%s-%05d" % (run, i)
-            rcpt = "demo@localhost" if i % 2 else "pt-alice@localhost"
+            rcpt = "demo@localhost" if i % 2 else "pt-torture@localhost"
             res, broken = classify_send(s, tag, rcpt)
             with lock:
                 outcome[tag] = res
