@@ -6,6 +6,7 @@
 #   make test       install what is missing, build, run every test on the
 #                   normal build (build/) and the ASan+UBSan one (build-san/),
 #                   and each libFuzzer harness briefly (build-fuzz/)
+#   make torture    the full-size crash test (kill -9 under load, 30 s)
 #   make fuzz       each libFuzzer harness for FUZZ_SECONDS (default 300)
 #   make install PREFIX=/usr DESTDIR=...
 #
@@ -210,6 +211,13 @@ test: deps-test
 	@$(MAKE) --no-print-directory fuzzers
 	@FUZZ_BUILD=$(FZ) sh tests/run.sh build build-san
 
+# Crash safety under load, full size (tests/integration/test_torture.py):
+# 2,000 messages over 10 sessions, kill -9 every 200 ms for 30 s; root.
+# "make test" runs the short version (300 messages, 5 s of kills).
+torture: deps-test
+	@$(MAKE) --no-print-directory SANITIZE= B=build all
+	POSTERN_TORTURE=full python3 tests/integration/run.py --build build test_torture
+
 clean:
 	rm -rf build build-san $(FZ)
 
@@ -218,4 +226,4 @@ bench: deps-test
 	@$(MAKE) --no-print-directory SANITIZE= B=build all
 	POSTERN_BUILD=build python3 bench/bench.py
 
-.PHONY: bench all units fuzzers fuzz deps deps-test install run test clean
+.PHONY: torture bench all units fuzzers fuzz deps deps-test install run test clean

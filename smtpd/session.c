@@ -279,7 +279,17 @@ smtpd_data_end(struct session *s, enum data_result res,
 		return;
 	}
 	if ((r = enqueue_ask(s, 'F', NULL, 0)) == -1) {
-		session_queue_gone(s, 0);
+		/* Outcome unknown: enqueue may have committed (rename, fsync)
+		 * and died before its answer reached us. A 451 here was a 4xx
+		 * for a message then delivered, against DESIGN.md's invariant
+		 * (found by tests/integration/test_torture.py). Close without
+		 * a reply: the at-least-once window, which the client cannot
+		 * tell from a broken connection, and retries. */
+		log_warn("enqueue gone after the final dot from [%s]: "
+		    "closing without a reply", s->ip);
+		s->in_mail = 0;
+		s->quit = 1;
+		s->exit_code = 75;
 		return;
 	}
 	if (r == 'E') {
