@@ -11,7 +11,8 @@
  * qmgr_msg_outcome() records lspawn's answer for one recipient in state/ID
  * before acting on it (DESIGN.md invariants: at-least-once). When every
  * recipient has an outcome in this pass the message is finished: removed
- * when all are K or D, deferred (qmgr_retry.c) when any is Z.
+ * when all are K or D, deferred (qmgr_retry.c) when any is Z; first
+ * qmgr_bounce.c expires it when too old and queues its reports.
  *
  * Failures here are never fatal: a corrupt file goes to corrupt/, an I/O
  * error defers the message by queue_retry_min_seconds. Only memory
@@ -336,19 +337,35 @@ msg_done(struct qmgr *q, struct qmsg *m)
 {
 	char	 path[PATH_MAX];
 	size_t	 i;
-	time_t	 now;
+	time_t	 now, when, mark;
+	int	 unreported;
 
+	/* Expiry and reports (qmgr_bounce.c) before the message may leave:
+	 * a report not yet queued keeps the message here. */
+	unreported = qmgr_bounce_pass(q, m) == -1;
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->status[i] == 'Z')
 			break;
 	/* Outcomes are recorded: now an operator's hold or delete of this
 	 * message (qmgr_control.c) can be carried out without a race. */
-	if (qmgr_control_done(m->id, i < m->nrcpt)) {
+	if (qmgr_control_done(m->id, i < m->nrcpt || unreported)) {
 		/* held or removed there */
+	} else if (unreported) {
+		qmgr_retry_defer(q, m->id,
+		    time(NULL) + q->conf.queue_retry_min_seconds);
 	} else if (i < m->nrcpt) {
 		now = time(NULL);
-		qmgr_retry_defer(q, m->id,
-		    now + qmgr_retry_delay(&q->conf, now, m->arrival));
+		when = now + qmgr_retry_delay(&q->conf, now, m->arrival);
+		/* Never sleep past the expiry or the delay warning: both are
+		 * decided at the end of a pass. */
+		mark = (time_t)(m->arrival + q->conf.queue_lifetime_seconds);
+		if (mark < when)
+			when = mark > now ? mark : now + 1;
+		mark = (time_t)(m->arrival + q->conf.delay_warning_seconds);
+		if (q->conf.delay_warning_seconds > 0 && mark > now &&
+		    mark < when)
+			when = mark;
+		qmgr_retry_defer(q, m->id, when);
 	} else if (spool_path(path, sizeof(path), SPOOL_ACTIVE, m->id) == 0) {
 		if (unlink(path) == -1)
 			log_warn_errno("%s: unlink %s", m->id, path);
