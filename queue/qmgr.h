@@ -82,6 +82,7 @@ struct qmsg {
 	size_t		 nrcpt;
 	char		*status;	/* per recipient, this pass: 0, K, Z, D */
 	size_t		 pending;	/* recipients still without one */
+	int		 notify_success; /* a recipient asked NOTIFY=SUCCESS */
 };
 
 struct qmgr {

@@ -80,6 +80,7 @@ static void	 msg_log(const struct qmsg *, const char *rcpt,
 static int	 msg_route(struct qmgr *, struct qmsg *, size_t index,
 		    const char *rcpt, struct alias_outcome *);
 static void	 msg_done(struct qmgr *, struct qmsg *);
+static int	 msg_may_report(const struct qmgr *, const struct qmsg *);
 static void	 msg_free(struct qmgr *, struct qmsg *);
 
 void *
@@ -231,6 +232,11 @@ qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
 	m->sender = qmgr_xstrdup(env.sender);
 	m->nrcpt = env.nrcpt;
 	m->status = qmgr_xcalloc(env.nrcpt, 1);
+	/* Whether a delivery can call for a report (qmgr_bounce.c): known
+	 * now, so a pass that only delivered never reads the file again. */
+	for (i = 0; i < env.nrcpt && env.dsn != NULL; i++)
+		if (strstr(env.dsn[i].notify, "SUCCESS") != NULL)
+			m->notify_success = 1;
 	m->next = q->msgs;
 	if (q->msgs != NULL)
 		q->msgs->prev = m;
@@ -341,8 +347,9 @@ msg_done(struct qmgr *q, struct qmsg *m)
 	int	 unreported;
 
 	/* Expiry and reports (qmgr_bounce.c) before the message may leave:
-	 * a report not yet queued keeps the message here. */
-	unreported = qmgr_bounce_pass(q, m) == -1;
+	 * a report not yet queued keeps the message here. Only a pass that
+	 * can call for one pays for reading the files again. */
+	unreported = msg_may_report(q, m) && qmgr_bounce_pass(q, m) == -1;
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->status[i] == 'Z')
 			break;
@@ -378,6 +385,28 @@ msg_done(struct qmgr *q, struct qmsg *m)
 		}
 	}
 	msg_free(q, m);
+}
+
+/* 1 when this pass's outcomes may call for a report or an expiry: a
+ * failure, a success someone asked to hear of, or a deferral of a
+ * message old enough to warn about or to expire. */
+static int
+msg_may_report(const struct qmgr *q, const struct qmsg *m)
+{
+	long long	 age = (long long)time(NULL) - m->arrival;
+	size_t		 i;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		if (m->status[i] == 'D' ||
+		    (m->status[i] == 'K' && m->notify_success))
+			return 1;
+		if (m->status[i] == 'Z' &&
+		    (age >= q->conf.queue_lifetime_seconds ||
+		    (q->conf.delay_warning_seconds > 0 &&
+		    age >= q->conf.delay_warning_seconds)))
+			return 1;
+	}
+	return 0;
 }
 
 static void

@@ -167,12 +167,12 @@ def test_null_sender_failure_dropped():
 def test_failed_report_goes_to_postmaster_once():
     send(A, "badsender@localhost", ["loop-a@localhost"], "double")
     # postmaster gets the report about the report, whose original is the
-    # first report (its headers name the original's subject nowhere, so
-    # look for the double bounce by its recipient line).
+    # whole first report (small: no RET means FULL), tag included.
     def pm_reports():
         out = []
         for raw in maildir_messages(md(pmu)):
-            if b"Final-Recipient: rfc822; badsender@localhost" in raw:
+            if (b"Final-Recipient: rfc822; badsender@localhost" in raw and
+                    ("double-" + RUN).encode() in raw):
                 out.append(raw)
         return out
     got = wait_for(pm_reports, 30, "the double bounce at postmaster")
