@@ -102,6 +102,12 @@ static const struct conf_key keys[] = {
 	INT(qmgr_rescan_seconds, 1, DAY, "60"),
 	INT(queue_retry_min_seconds, 1, WEEK, "300"),
 	INT(queue_retry_max_seconds, 1, WEEK, "4000"),
+	/* Past this age a message's deferred recipients fail with 4.4.7
+	 * and are reported (Postfix's maximal_queue_lifetime, 5 days). */
+	INT(queue_lifetime_seconds, 1, 365 * DAY, "432000"),
+	/* RFC 3461 4.1 NOTIFY=DELAY: one warning per message once it is
+	 * this old and still deferred; 0 sends none. */
+	INT(delay_warning_seconds, 0, 365 * DAY, "0"),
 	INT(local_concurrency, 1, 1000, "10"),
 	INT(qmgr_message_active_limit, 1, 100000, "1000"),
 	INT(local_delivery_timeout_seconds, 1, DAY, "600"),

@@ -68,6 +68,8 @@ struct conf {
 	int	 qmgr_rescan_seconds;		/* 60 */
 	int	 queue_retry_min_seconds;	/* 300 */
 	int	 queue_retry_max_seconds;	/* 4000 */
+	int	 queue_lifetime_seconds;	/* 432000 */
+	int	 delay_warning_seconds;		/* 0: no delay warnings */
 	int	 local_concurrency;		/* 10 */
 	int	 qmgr_message_active_limit;	/* 1000 */
 	int	 local_delivery_timeout_seconds; /* 600 */

@@ -27,8 +27,8 @@
 #define QFILE_ENV_MAX	4096		/* an envelope record's payload */
 /* The envelope's records before the first R: the first QFILE_REQUIRED
  * of them always, the rest (RFC 3461 ENVID and RET, RFC 6531 SMTPUTF8)
- * when the client gave them. Then R, each with at most one D, then M Z. */
-#define QFILE_ORDER	"TICHPSBEFU"
+ * when the client gave them, and N on qmgr's own reports. Then R, each with at most one D, then M Z. */
+#define QFILE_ORDER	"TICHPSBEFUN"
 #define QFILE_REQUIRED	7
 
 void
@@ -184,6 +184,11 @@ check_env(const struct qenv *env)
 		return "bad RET";
 	if (env->smtputf8 != 0 && env->smtputf8 != 1)
 		return "bad SMTPUTF8";
+	/* Only a null-sender message can be one of our reports. */
+	if (env->notice < QFILE_NOTICE_NONE ||
+	    env->notice > QFILE_NOTICE_DOUBLE ||
+	    (env->notice != QFILE_NOTICE_NONE && env->sender[0] != '\0'))
+		return "bad notice record";
 	if (env->nrcpt < 1 || env->nrcpt > QFILE_RCPT_MAX)
 		return "bad recipient count";
 	for (i = 0; i < env->nrcpt; i++) {
@@ -266,7 +271,9 @@ qfile_begin(struct qfile_writer *w, int fd, const struct qenv *env)
 	 * so a file without DSN or SMTPUTF8 is byte for byte what it was. */
 	if ((env->envid[0] != '\0' && put_str(&w->out, 'E', env->envid) == -1) ||
 	    (env->ret[0] != '\0' && put_str(&w->out, 'F', env->ret) == -1) ||
-	    (env->smtputf8 && put_str(&w->out, 'U', "1") == -1))
+	    (env->smtputf8 && put_str(&w->out, 'U', "1") == -1) ||
+	    (env->notice != QFILE_NOTICE_NONE && put_str(&w->out, 'N',
+	    env->notice == QFILE_NOTICE_BOUNCE ? "1" : "2") == -1))
 		return -1;
 	for (i = 0; i < env->nrcpt; i++) {
 		if (put_str(&w->out, 'R', env->rcpt[i]) == -1)
@@ -430,6 +437,14 @@ env_store(struct qenv *env, int type, const char *v)
 		if (strcmp(v, "1") != 0)
 			return "bad SMTPUTF8 record";
 		env->smtputf8 = 1;
+		return NULL;
+	case 'N':
+		/* S came before (QFILE_ORDER): a report has the null sender. */
+		if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0)
+			return "bad notice record";
+		if (env->sender[0] != '\0')
+			return "notice record with a sender";
+		env->notice = v[0] - '0';
 		return NULL;
 	case 'R':
 		if ((why = check_addr(v, 1)) != NULL)

@@ -12,6 +12,8 @@
  *   then, each optional and at most once, in this order (RFC 3461, 6531):
  *     'E' DSN ENVID (xtext, as sent)        'F' DSN RET (FULL or HDRS)
  *     'U' "1": the message needs SMTPUTF8
+ *     'N' "1": a report qmgr made (RFC 3464, null sender), "2": a report
+ *         about such a report, sent to postmaster: never reported on
  *   then 'R' recipient (one per record), each followed by at most one
  *     'D' its DSN NOTIFY and ORCPT: two NUL-ended fields, "" for absent
  *   'M' the message (LF line endings, Received: first), length in header
@@ -33,6 +35,9 @@
 #define QFILE_RCPT_MAX	10000
 
 enum { QFILE_OK = 0, QFILE_CORRUPT = -1, QFILE_IOERR = -2 };
+/* The 'N' record (docs/protocols.md): which reports are ours. */
+enum { QFILE_NOTICE_NONE = 0, QFILE_NOTICE_BOUNCE = 1,
+    QFILE_NOTICE_DOUBLE = 2 };
 
 /* A recipient's DSN parameters (RFC 3461 4.1, 4.2), canonical
  * (xtext.h); "" when the client gave none. */
@@ -52,6 +57,7 @@ struct qenv {
 	char		 envid[DSN_ENVID_XTEXT_MAX + 1]; /* "" if none */
 	char		 ret[8];	/* "FULL", "HDRS"; "" if none */
 	int		 smtputf8;	/* RFC 6531: needs SMTPUTF8 */
+	int		 notice;	/* QFILE_NOTICE_*: a report of ours */
 	size_t		 nrcpt;
 	char		 (*rcpt)[ADDR_TEXT_MAX];	/* nrcpt entries */
 	struct qrcpt_dsn *dsn;		/* nrcpt entries, parallel to rcpt */

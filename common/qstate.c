@@ -59,6 +59,24 @@ qstate_put(struct buf *b, size_t index, char status, const char *code,
 	return frame_put_fields(b, 'O', idx, st, code, t, (char *)NULL);
 }
 
+int
+qstate_put_notice(struct buf *b, size_t index, char kind)
+{
+	char	 idx[32], k[2] = { kind, '\0' };
+	int	 r;
+
+	if (kind != 'F' && kind != 'S' && kind != 'W') {
+		errno = EINVAL;
+		return -1;
+	}
+	r = snprintf(idx, sizeof(idx), "%zu", index);
+	if (r < 0 || (size_t)r >= sizeof(idx)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return frame_put_fields(b, 'N', idx, k, (char *)NULL);
+}
+
 /* The whole of fd into b. 0 or -1. */
 static int
 slurp(int fd, struct buf *b)
@@ -198,6 +216,29 @@ qstate_apply(const char *path, const char *pl, size_t plen,
 	strlcpy(r[idx].text, f[3], sizeof(r[idx].text));
 }
 
+/* 'N': a report for recipient index is queued; checked like 'O'. */
+static void
+qstate_apply_notice(const char *path, const char *pl, size_t plen,
+    struct qstate_rcpt *r, size_t n)
+{
+	struct buf	 rec;
+	const char	*f[2];
+	size_t		 idx;
+
+	rec.data = (char *)(uintptr_t)pl;
+	rec.len = plen;
+	rec.cap = plen;
+	rec.max = 0;
+	if (frame_fields(&rec, f, 2) == -1 || parse_index(f[0], n, &idx) == -1 ||
+	    strlen(f[1]) != 1 || strchr("FSW", f[1][0]) == NULL) {
+		log_warn("%s: skipping a malformed or out-of-range notice",
+		    path);
+		return;
+	}
+	r[idx].notified |= f[1][0] == 'F' ? QSTATE_N_FAIL :
+	    f[1][0] == 'S' ? QSTATE_N_SUCCESS : QSTATE_N_DELAY;
+}
+
 int
 qstate_read(const char *id, struct qstate_rcpt *r, size_t n)
 {
@@ -237,6 +278,8 @@ qstate_read(const char *id, struct qstate_rcpt *r, size_t n)
 		}
 		if (type == 'O')
 			qstate_apply(path, pl, plen, r, n);
+		else if (type == 'N')
+			qstate_apply_notice(path, pl, plen, r, n);
 		else
 			log_warn("%s: skipping a record of type %c", path,
 			    type);

@@ -10,6 +10,7 @@
  *   qmgr_alias.c    expanding an alias recipient into its targets, and
  *                   a user's .forward (lspawn's 'F' answer) likewise
  *   qmgr_control.c  the operator's hold and delete requests for active/
+ *   qmgr_bounce.c   expiry and the RFC 3464 reports at the end of a pass
  *
  * One struct qmgr holds the whole state of the process; every module takes a
  * pointer to it. Memory is bounded by qmgr_message_active_limit: only
@@ -81,6 +82,7 @@ struct qmsg {
 	size_t		 nrcpt;
 	char		*status;	/* per recipient, this pass: 0, K, Z, D */
 	size_t		 pending;	/* recipients still without one */
+	int		 notify_success; /* a recipient asked NOTIFY=SUCCESS */
 };
 
 struct qmgr {
@@ -140,6 +142,10 @@ void	 qmgr_group_free(struct qgroup *);
 /* qmgr_retry.c */
 time_t	 qmgr_retry_delay(const struct conf *, time_t now, long long arrival);
 void	 qmgr_retry_defer(struct qmgr *, const char *id, time_t when);
+
+/* qmgr_bounce.c: expire, and queue the reports the pass calls for.
+ * 0, or -1 when a report could not be queued (defer and try again). */
+int	 qmgr_bounce_pass(struct qmgr *, struct qmsg *);
 
 /* qmgr_control.c: 1 when a request moved or removed active/ID */
 int	 qmgr_control_take(const char *id);

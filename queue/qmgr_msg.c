@@ -11,7 +11,8 @@
  * qmgr_msg_outcome() records lspawn's answer for one recipient in state/ID
  * before acting on it (DESIGN.md invariants: at-least-once). When every
  * recipient has an outcome in this pass the message is finished: removed
- * when all are K or D, deferred (qmgr_retry.c) when any is Z.
+ * when all are K or D, deferred (qmgr_retry.c) when any is Z; first
+ * qmgr_bounce.c expires it when too old and queues its reports.
  *
  * Failures here are never fatal: a corrupt file goes to corrupt/, an I/O
  * error defers the message by queue_retry_min_seconds. Only memory
@@ -79,6 +80,7 @@ static void	 msg_log(const struct qmsg *, const char *rcpt,
 static int	 msg_route(struct qmgr *, struct qmsg *, size_t index,
 		    const char *rcpt, struct alias_outcome *);
 static void	 msg_done(struct qmgr *, struct qmsg *);
+static int	 msg_may_report(const struct qmgr *, const struct qmsg *);
 static void	 msg_free(struct qmgr *, struct qmsg *);
 
 void *
@@ -230,6 +232,11 @@ qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
 	m->sender = qmgr_xstrdup(env.sender);
 	m->nrcpt = env.nrcpt;
 	m->status = qmgr_xcalloc(env.nrcpt, 1);
+	/* Whether a delivery can call for a report (qmgr_bounce.c): known
+	 * now, so a pass that only delivered never reads the file again. */
+	for (i = 0; i < env.nrcpt && env.dsn != NULL; i++)
+		if (strstr(env.dsn[i].notify, "SUCCESS") != NULL)
+			m->notify_success = 1;
 	m->next = q->msgs;
 	if (q->msgs != NULL)
 		q->msgs->prev = m;
@@ -336,19 +343,36 @@ msg_done(struct qmgr *q, struct qmsg *m)
 {
 	char	 path[PATH_MAX];
 	size_t	 i;
-	time_t	 now;
+	time_t	 now, when, mark;
+	int	 unreported;
 
+	/* Expiry and reports (qmgr_bounce.c) before the message may leave:
+	 * a report not yet queued keeps the message here. Only a pass that
+	 * can call for one pays for reading the files again. */
+	unreported = msg_may_report(q, m) && qmgr_bounce_pass(q, m) == -1;
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->status[i] == 'Z')
 			break;
 	/* Outcomes are recorded: now an operator's hold or delete of this
 	 * message (qmgr_control.c) can be carried out without a race. */
-	if (qmgr_control_done(m->id, i < m->nrcpt)) {
+	if (qmgr_control_done(m->id, i < m->nrcpt || unreported)) {
 		/* held or removed there */
+	} else if (unreported) {
+		qmgr_retry_defer(q, m->id,
+		    time(NULL) + q->conf.queue_retry_min_seconds);
 	} else if (i < m->nrcpt) {
 		now = time(NULL);
-		qmgr_retry_defer(q, m->id,
-		    now + qmgr_retry_delay(&q->conf, now, m->arrival));
+		when = now + qmgr_retry_delay(&q->conf, now, m->arrival);
+		/* Never sleep past the expiry or the delay warning: both are
+		 * decided at the end of a pass. */
+		mark = (time_t)(m->arrival + q->conf.queue_lifetime_seconds);
+		if (mark < when)
+			when = mark > now ? mark : now + 1;
+		mark = (time_t)(m->arrival + q->conf.delay_warning_seconds);
+		if (q->conf.delay_warning_seconds > 0 && mark > now &&
+		    mark < when)
+			when = mark;
+		qmgr_retry_defer(q, m->id, when);
 	} else if (spool_path(path, sizeof(path), SPOOL_ACTIVE, m->id) == 0) {
 		if (unlink(path) == -1)
 			log_warn_errno("%s: unlink %s", m->id, path);
@@ -361,6 +385,28 @@ msg_done(struct qmgr *q, struct qmsg *m)
 		}
 	}
 	msg_free(q, m);
+}
+
+/* 1 when this pass's outcomes may call for a report or an expiry: a
+ * failure, a success someone asked to hear of, or a deferral of a
+ * message old enough to warn about or to expire. */
+static int
+msg_may_report(const struct qmgr *q, const struct qmsg *m)
+{
+	long long	 age = (long long)time(NULL) - m->arrival;
+	size_t		 i;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		if (m->status[i] == 'D' ||
+		    (m->status[i] == 'K' && m->notify_success))
+			return 1;
+		if (m->status[i] == 'Z' &&
+		    (age >= q->conf.queue_lifetime_seconds ||
+		    (q->conf.delay_warning_seconds > 0 &&
+		    age >= q->conf.delay_warning_seconds)))
+			return 1;
+	}
+	return 0;
 }
 
 static void

@@ -428,6 +428,40 @@ test_dsn_corrupt(void)
 	buf_free(&err);
 }
 
+/* 'N' (qmgr's own reports): written, read back, and refused with a
+ * sender, twice, or with another value. */
+static void
+test_notice(void)
+{
+	struct qenv		 env, got;
+	struct qfile_writer	 w;
+	struct buf		 err = BUF_INIT;
+	int			 fd;
+
+	good_env(&env);
+	env.notice = QFILE_NOTICE_BOUNCE;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd != -1 && qfile_begin(&w, fd, &env) == -1);	/* a sender */
+	close(fd);
+	env.sender[0] = '\0';
+	env.notice = QFILE_NOTICE_DOUBLE;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd != -1 && qfile_begin(&w, fd, &env) == 0);
+	CHECK(qfile_body(&w, "x\n", 2) == 0 && qfile_finish(&w) == 0);
+	qfile_writer_free(&w);
+	qenv_init(&got);
+	CHECK(qfile_read(fd, &got, &err) == QFILE_OK);
+	CHECK(got.notice == QFILE_NOTICE_DOUBLE && got.sender[0] == '\0');
+	close(fd);
+	qenv_free(&got);
+	env.notice = 3;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd != -1 && qfile_begin(&w, fd, &env) == -1);
+	close(fd);
+	qenv_free(&env);
+	buf_free(&err);
+}
+
 int
 main(void)
 {
@@ -441,6 +475,7 @@ main(void)
 	test_corrupt();
 	test_dsn_round_trip();
 	test_dsn_corrupt();
+	test_notice();
 	unlink(path);
 	return harness_done();
 }

@@ -1,7 +1,7 @@
 /*
  * test_qstate.c: common/qstate.c: outcomes appended and read back, the last
  * one per recipient winning, a torn tail ignored (and cut before the next
- * append), out-of-range and malformed records skipped.
+ * append), out-of-range and malformed records skipped, 'N' notices.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +99,18 @@ main(void)
 	CHECK(r[1].status == 'Z');
 	CHECK_STR(r[1].text, "after torn");
 	CHECK(r[0].status == 'D' && r[2].status == 'Z');
+
+	/* 'N' notices: kept beside the outcome, never replacing it */
+	buf_reset(&b);
+	CHECK(qstate_put_notice(&b, 0, 'F') == 0);
+	CHECK(qstate_put_notice(&b, 2, 'W') == 0);
+	CHECK(qstate_put_notice(&b, 1, 'X') == -1);
+	CHECK(qstate_put_notice(&b, 7, 'S') == 0);	/* out of range */
+	CHECK(qstate_append(ID, &b) == 0);
+	CHECK(qstate_read(ID, r, 3) == 0);
+	CHECK(r[0].status == 'D' && r[0].notified == QSTATE_N_FAIL);
+	CHECK(r[1].notified == 0);
+	CHECK(r[2].status == 'Z' && r[2].notified == QSTATE_N_DELAY);
 
 	/* an invalid ID is never a path */
 	CHECK(qstate_append("../x", &b) == -1 && errno == EINVAL);
