@@ -174,16 +174,23 @@ def test_b_no_processes():
     cg = os.path.join(CG, "postern-exhaust-%d" % os.getpid())
     os.mkdir(cg)
     try:
-        for p in inst.tree():
-            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
-                f.write(str(p.pid))
-        base = len(inst.tree())
-        wait_for(lambda: int(open(os.path.join(cg, "pids.current")).read()) == base, 30,
-                 "every process of the instance in the test cgroup")
-
         def current():
             with open(os.path.join(cg, "pids.current")) as f:
                 return int(f.read())
+
+        def moved():
+            """Move the instance's tree in (again: processes come and go
+            while we do it) until the cgroup holds exactly that tree."""
+            tree = inst.tree()
+            for p in tree:
+                try:
+                    with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                        f.write(str(p.pid))
+                except OSError:
+                    pass                     # it exited meanwhile
+            n = current()
+            return n == len(inst.tree()) and n
+        base = wait_for(moved, 30, "every process of the instance in the test cgroup")
 
         def pids_max(v):
             # zombies count until master reaps them: start from a settled tree
