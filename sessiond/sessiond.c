@@ -50,13 +50,17 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include <bsd/string.h>
 #include <bsd/unistd.h>
 
@@ -429,6 +433,10 @@ main(int argc, char *argv[])
 		fatal("fd 3 (master's control socket) is not open");
 	/* Master signals our group to stop every session (see above). */
 	(void)setpgid(0, 0);
+	/* No OpenSSL clean-up at exit: each child would spend its last
+	 * milliseconds freeing (and so copying) sessiond's pages only to
+	 * exit; the kernel frees them anyway. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	conf_stat(&conf_st);
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		fatal_errno("calloc");
@@ -437,6 +445,16 @@ main(int argc, char *argv[])
 	buf_free(&err);
 	/* Once, as root: every smtpd child inherits the context. */
 	starttls_init(conf);
+	/* Work every child would repeat, done once here: the NSS modules
+	 * (priv_drop's user and group look-ups dlopen them) and the time zone
+	 * (tzset() reads zoneinfo only when TZ changed). The answers are not
+	 * kept: each child looks its user up again, so a changed passwd file
+	 * is seen. */
+	(void)getpwnam(conf->queue_user);
+	(void)getgrgid(0);
+	endpwent();
+	endgrent();
+	tzset();
 	if (fcntl(CTL_FD, F_SETFL, O_NONBLOCK) == -1)
 		fatal_errno("fcntl");
 
