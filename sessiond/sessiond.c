@@ -255,8 +255,17 @@ session_end(struct sess *s)
 {
 	struct buf	 out = BUF_INIT;
 
-	if (frame_put_fields(&out, 'X', s->id, NULL) == -1 ||
-	    fd_send_rec(CTL_FD, -1, out.data, out.len, 0) == -1)
+	struct pollfd	 pfd = { CTL_FD, POLLOUT, 0 };
+	int		 r, tries = 0;
+
+	/* fd 3 is non-blocking; a full socket (master busy accepting) is
+	 * waited for, a while: a lost 'X' would hold the client's slot. */
+	if ((r = frame_put_fields(&out, 'X', s->id, NULL)) == 0)
+		while ((r = fd_send_rec(CTL_FD, -1, out.data, out.len, 0)) ==
+		    -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    tries++ < 50)
+			(void)poll(&pfd, 1, 100);
+	if (r == -1)
 		log_warn_errno("telling master session %s ended", s->id);
 	buf_free(&out);
 	*s = sess[--nsess];
