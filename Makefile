@@ -27,9 +27,9 @@ HARDEN	 = -fstack-protector-strong -fPIE
 CPPFLAGS = -D_GNU_SOURCE -Icommon -DCONFDIR_DEFAULT='"$(CONFDIR)"'
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 LIBS	 = -lbsd -lcdb
-# Only smtpd (and the unit tests of its files and of common/tls.c) link
-# OpenSSL: the other programs, master above all (it forks for every
-# connection), do not map it.
+# Only smtpd and sessiond (and the unit tests of smtpd's files and of
+# common/tls.c) link OpenSSL: the other programs, master above all, do not
+# map it. sessiond maps it once and forks sessions from it.
 TLS_LIBS = -lssl -lcrypto
 
 ifeq ($(SANITIZE),1)
@@ -59,11 +59,16 @@ LOCAL_SRC   = deliver/local.c $(DELIVER_LIB)
 # lmtp(8) is its own agent: no Maildir code, only the LMTP client.
 LMTP_SRC    = deliver/lmtp.c deliver/lmtp_client.c deliver/outcome.c \
 	      deliver/agent_args.c
+# sessiond forks smtpd and enqueue without exec: their code, but not the
+# files holding their main()s.
+SESSIOND_SRC = $(wildcard sessiond/*.c) \
+	      $(filter-out smtpd/smtpd.c,$(SMTPD_SRC)) \
+	      $(filter-out queue/enqueue_main.c,$(ENQUEUE_SRC))
 POSTERN_SRC = $(wildcard postern/*.c)
 SENDMAIL_SRC = $(wildcard sendmail/*.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 
-LIBEXEC_PROGS = master smtpd enqueue qmgr lspawn local lmtp
+LIBEXEC_PROGS = master sessiond smtpd enqueue qmgr lspawn local lmtp
 SBIN_PROGS    = postern sendmail
 PROGS	= $(addprefix $(B)/,$(LIBEXEC_PROGS) $(SBIN_PROGS))
 UNITS	= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
@@ -88,6 +93,8 @@ $(B)/tests/test_tls: LIBS += $(TLS_LIBS)
 $(B)/enqueue: $(call obj,$(ENQUEUE_SRC)) $(B)/libcommon.a
 # enqueue checks AUTH passwords with crypt_r() (queue/enqueue_auth.c).
 $(B)/enqueue: LIBS += -lcrypt
+$(B)/sessiond: $(call obj,$(SESSIOND_SRC)) $(B)/libcommon.a
+$(B)/sessiond: LIBS += $(TLS_LIBS) -lcrypt
 $(B)/qmgr:    $(call obj,$(QMGR_SRC))    $(B)/libcommon.a
 $(B)/lspawn:  $(call obj,$(LSPAWN_SRC))  $(B)/libcommon.a
 $(B)/local:   $(call obj,$(LOCAL_SRC))   $(B)/libcommon.a

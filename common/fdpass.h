@@ -1,14 +1,25 @@
 /*
  * fdpass.h: handing an open file descriptor to another process over a Unix
  * socket (SCM_RIGHTS). master uses it to reconnect qmgr and lspawn when one
- * of them is restarted, so the survivor keeps running.
+ * of them is restarted, so the survivor keeps running, and to hand each
+ * accepted connection to sessiond with its record (fd_send_rec).
  */
 #ifndef POSTERN_FDPASS_H
 #define POSTERN_FDPASS_H
+
+#include <stddef.h>
 
 /* Send fd with one byte tag. 0 or -1. */
 int	 fd_send(int sock, int fd, char tag);
 /* Receive: the fd, -1 on error, or -2 on EOF. *tag set. */
 int	 fd_recv(int sock, char *tag);
+/* One datagram (SOCK_SEQPACKET) carrying len bytes and fd (-1: none).
+ * 0 or -1 with errno; flags go to sendmsg (MSG_DONTWAIT). */
+int	 fd_send_rec(int sock, int fd, const void *data, size_t len,
+	    int flags);
+/* Receive one datagram into data (at most size bytes; *len set) and the
+ * fd it carried (CLOEXEC), or -2 when it carried none. -1 on error (a
+ * truncated datagram or more than one fd: EPROTO), 0 bytes is EOF. */
+int	 fd_recv_rec(int sock, void *data, size_t size, size_t *len);
 
 #endif

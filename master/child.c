@@ -50,6 +50,10 @@ child_init(struct master *m)
 		m->kid[k].pending = -1;
 		m->kid[k].backoff = 1;
 	}
+	m->sd.name = "sessiond";
+	m->sd.ctl = -1;
+	m->sd.pending = -1;
+	m->sd.backoff = 1;
 }
 
 /*
@@ -187,10 +191,9 @@ child_peer(struct master *m, int k)
 	return p[0];
 }
 
-static void
-child_schedule(struct master *m, int k, long long lived_ms)
+void
+child_schedule(struct master *m, struct kid *c, long long lived_ms)
 {
-	struct kid	*c = &m->kid[k];
 	int		 max = m->conf->master_restart_max_seconds, wait;
 
 	if (max < 1)
@@ -213,13 +216,13 @@ child_start(struct master *m, int k)
 
 	c->restart_ms = 0;
 	if ((peer = child_peer(m, k)) == -1) {
-		child_schedule(m, k, 0);
+		child_schedule(m, &m->kid[k], 0);
 		return;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) {
 		log_warn_errno("socketpair for %s", c->name);
 		close(peer);
-		child_schedule(m, k, 0);
+		child_schedule(m, &m->kid[k], 0);
 		return;
 	}
 	argv[n++] = (char *)c->name;
@@ -244,7 +247,7 @@ child_start(struct master *m, int k)
 	if (pid == -1) {
 		log_warn_errno("fork %s", c->name);
 		close(ctl[0]);
-		child_schedule(m, k, 0);
+		child_schedule(m, &m->kid[k], 0);
 		return;
 	}
 	c->pid = pid;
@@ -272,7 +275,7 @@ child_exited(struct master *m, int k, int status)
 		other->pending = -1;
 	}
 	if (!m->stopping)
-		child_schedule(m, k, now_ms() - c->started_ms);
+		child_schedule(m, &m->kid[k], now_ms() - c->started_ms);
 }
 
 int
@@ -290,13 +293,15 @@ child_find(const struct master *m, pid_t pid)
 int
 child_timeout(const struct master *m)
 {
+	const struct kid *c;
 	long long	 now = now_ms(), t = -1, d;
 	int		 k;
 
-	for (k = 0; k < KID_COUNT; k++) {
-		if (m->kid[k].restart_ms == 0)
+	for (k = 0; k <= KID_COUNT; k++) {
+		c = k < KID_COUNT ? &m->kid[k] : &m->sd;
+		if (c->restart_ms == 0)
 			continue;
-		d = m->kid[k].restart_ms - now;
+		d = c->restart_ms - now;
 		if (d < 0)
 			d = 0;
 		if (t == -1 || d < t)
@@ -315,6 +320,8 @@ child_timers(struct master *m)
 		if (m->kid[k].restart_ms != 0 && now >= m->kid[k].restart_ms &&
 		    m->kid[k].pid == 0)
 			child_start(m, k);
+	if (m->sd.restart_ms != 0 && now >= m->sd.restart_ms && m->sd.pid == 0)
+		sessiond_start(m);
 }
 
 void
@@ -327,4 +334,8 @@ child_signal_all(struct master *m, int sig)
 		if (m->kid[k].pid > 0)
 			kill(m->kid[k].pid, sig);
 	}
+	/* sessiond's group: sessiond and every session it forked. */
+	m->sd.restart_ms = 0;
+	if (m->sd.pid > 0)
+		kill(-m->sd.pid, sig);
 }

@@ -5,8 +5,10 @@
  * submission_listen, smtps_listen) and the local submission socket
  * (local_submit_socket, for sendmail; local.c), refuse clients past their per-address
  * limits (limits.c), start and supervise the long-running children
- * (lspawn, qmgr) with restart backoff, and for each accepted connection
- * fork the pair smtpd + enqueue joined by a socketpair.
+ * (lspawn, qmgr, sessiond) with restart backoff, and hand each accepted
+ * connection to sessiond, which forks the pair smtpd + enqueue joined by a
+ * socketpair without exec (while sessiond is down, master forks and execs
+ * the pair itself).
  * SIGTERM/SIGINT stop everything; SIGHUP re-reads the configuration (a bad
  * file is refused and the running one kept) and is passed on to qmgr and
  * lspawn.
@@ -21,7 +23,11 @@
  *   lspawn, qmgr: fd 3 = their shared peer socketpair, fd 4 = a control
  *     socket whose other end master keeps; a restarted child's new peer end
  *     is passed to the survivor over it (SCM_RIGHTS, tag 'P').
- *   smtpd: fd 0/1 = the client connection, fd 3 = its enqueue socketpair,
+ *   sessiond: fd 3 = a SOCK_SEQPACKET socketpair: 'S' records with the
+ *     connection (SCM_RIGHTS) out, 'X' (session over) in; its own process
+ *     group, which stopping signals whole.
+ *   smtpd (exec'd only while sessiond is down): fd 0/1 = the client
+ *     connection, fd 3 = its enqueue socketpair,
  *     -l smtp|submission|smtps = the listener it came in on.
  *   enqueue: fd 3 = the other end; -a CLIENTIP tells it the client address.
  *   signals arrive through a self-pipe, read in the poll loop.
@@ -114,8 +120,8 @@ signals_setup(struct master *m)
 static void
 libexec_find(struct master *m)
 {
-	static const char *const progs[] = { "smtpd", "enqueue", "qmgr",
-	    "lspawn" };
+	static const char *const progs[] = { "sessiond", "smtpd", "enqueue",
+	    "qmgr", "lspawn" };
 	char		 path[PATH_MAX], *slash;
 	ssize_t		 n;
 	size_t		 i;
@@ -173,7 +179,9 @@ master_reap(struct master *m)
 	int	 status, k;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((k = child_find(m, pid)) >= 0)
+		if (m->sd.pid > 0 && pid == m->sd.pid)
+			sessiond_exited(m, status);
+		else if ((k = child_find(m, pid)) >= 0)
 			child_exited(m, k, status);
 		else if (!session_reaped(m, pid, status))
 			log_debug("reaped unknown child %ld", (long)pid);
@@ -218,6 +226,8 @@ master_reload(struct master *m)
 	for (k = 0; k < KID_COUNT; k++)
 		if (m->kid[k].pid > 0)
 			kill(m->kid[k].pid, SIGHUP);
+	if (m->sd.pid > 0)
+		kill(m->sd.pid, SIGHUP);	/* its config and certificate */
 	log_info("reloaded %s/%s", m->confdir, CONF_NAME);
 }
 
@@ -229,7 +239,7 @@ children_left(struct master *m)
 	for (k = 0; k < KID_COUNT; k++)
 		if (m->kid[k].pid > 0)
 			return 1;
-	return m->nsess > 0;
+	return m->sd.pid > 0 || m->nsess > 0;
 }
 
 /* SIGTERM/SIGINT: stop accepting, ask every child to stop, give them
@@ -302,7 +312,8 @@ master_loop(struct master *m)
 	struct pollfd	*pfd;
 	size_t		 i, n = m->nlfd + 1;
 
-	if ((pfd = reallocarray(NULL, n, sizeof(*pfd))) == NULL)
+	/* One more slot, last: sessiond's control socket (-1: ignored). */
+	if ((pfd = reallocarray(NULL, n + 1, sizeof(*pfd))) == NULL)
 		fatal_errno("reallocarray");
 	pfd[0].fd = m->sigpipe[0];
 	pfd[0].events = POLLIN;
@@ -310,14 +321,19 @@ master_loop(struct master *m)
 		pfd[i + 1].fd = m->lfd[i].fd;
 		pfd[i + 1].events = POLLIN;
 	}
+	pfd[n].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, n, child_timeout(m)) == -1) {
+		pfd[n].fd = m->sd.ctl;
+		pfd[n].revents = 0;
+		if (poll(pfd, n + 1, child_timeout(m)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal_errno("poll");
 		}
 		if (pfd[0].revents & POLLIN)
 			master_signals(m);
+		if (pfd[n].revents != 0 && m->sd.ctl != -1)
+			sessiond_read(m);
 		for (i = 1; i < n; i++)
 			if ((pfd[i].revents & POLLIN) &&
 			    strcmp(m->lfd[i - 1].kind, "local") == 0)
@@ -365,6 +381,7 @@ main(int argc, char *argv[])
 	    m.listen_text);
 	for (k = 0; k < KID_COUNT; k++)
 		child_start(&m, k);
+	sessiond_start(&m);
 	master_loop(&m);
 	return 0;
 }

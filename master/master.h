@@ -8,7 +8,10 @@
  *              per minute (a fixed-size table)
  *   child.c    the long-running children (lspawn, qmgr): start, backoff,
  *              restart, reconnect the survivor; the fork/exec plumbing
- *   session.c  one smtpd + enqueue pair per accepted connection
+ *   session.c  each accepted connection: to sessiond, or (when it is
+ *              not running) one exec'd smtpd + enqueue pair
+ *   handoff.c  sessiond: start, restart with backoff, the connections
+ *              handed to it and the sessions it reports ended
  *   local.c    the local submission socket (sendmail): SO_PEERCRED
  *
  * master is small on purpose: it forks for every connection, and fork's cost
@@ -42,8 +45,9 @@ struct kid {
 };
 
 struct session {
-	pid_t		 smtpd;		/* 0 once exited */
-	pid_t		 enqueue;	/* 0 once exited */
+	pid_t		 smtpd;		/* 0 once exited (or sessiond's) */
+	pid_t		 enqueue;	/* 0 once exited (or sessiond's) */
+	unsigned long	 id;		/* sessiond's session; 0: exec'd */
 	int		 slot;		/* limits.c's entry for the client;
 					 * -1: not counted */
 };
@@ -78,6 +82,8 @@ struct master {
 	char		 pidpath[PATH_MAX];	/* "" when none was written */
 
 	struct kid	 kid[KID_COUNT];
+	struct kid	 sd;		/* sessiond; ctl: SOCK_SEQPACKET */
+	unsigned long	 next_id;	/* the last session id given out */
 
 	struct session	*sess;		/* live sessions, unordered */
 	size_t		 nsess, capsess;
@@ -111,6 +117,17 @@ void	 child_exec(struct master *, const char *prog, char *const argv[])
 void	 child_place_fds(const int *fds, int n);
 void	 child_devnull(int std_in, int std_out);
 int	 status_text(int status, char *out, size_t outsz);
+void	 child_schedule(struct master *, struct kid *, long long lived_ms);
+
+/* handoff.c */
+void	 sessiond_start(struct master *);
+void	 sessiond_exited(struct master *, int status);
+/* Hand conn over (closed here on success): 0, or -1 (sessiond down, or
+ * its socket full) and the caller runs the session itself. */
+int	 sessiond_handoff(struct master *, int conn, const char *ip,
+	    const char *kind, int slot, const char *uid);
+/* The 'X' records sessiond has sent: those sessions are over. */
+void	 sessiond_read(struct master *);
 
 /* limits.c */
 enum limits_verdict { LIMITS_OK, LIMITS_SESSIONS, LIMITS_RATE };

@@ -1,6 +1,11 @@
 /*
  * session.c: one SMTP connection = one smtpd + one enqueue, joined by a
- * socketpair that master makes before either drops privilege.
+ * socketpair that is made before either drops privilege.
+ *
+ * Each admitted connection goes to sessiond (handoff.c), which forks the
+ * pair without exec; only while sessiond is not running does master fork
+ * and exec the pair itself, as described here (the standalone programs'
+ * contract, docs/protocols.md):
  *
  *   enqueue: fd 3 = pair[1]; fd 0/1 /dev/null; uid queue_user; cwd the
  *            spool; argv -a CLIENTIP (the address comes from the kernel via
@@ -90,6 +95,7 @@ session_add(struct master *m, pid_t smtpd, pid_t enq, int slot)
 	}
 	m->sess[m->nsess].smtpd = smtpd;
 	m->sess[m->nsess].enqueue = enq;
+	m->sess[m->nsess].id = 0;
 	m->sess[m->nsess].slot = slot;
 	m->nsess++;
 	return 0;
@@ -109,6 +115,9 @@ session_start(struct master *m, int conn, const char *ip, const char *kind,
 	int	 pair[2];
 	pid_t	 enq, smtpd = 0;
 
+	/* The usual way: sessiond forks the pair, no exec (handoff.c). */
+	if (sessiond_handoff(m, conn, ip, kind, slot, uid) == 0)
+		return;
 	if (uid != NULL) {
 		eargv[5] = (char *)"-u";
 		eargv[6] = (char *)uid;
@@ -217,7 +226,7 @@ session_reaped(struct master *m, pid_t pid, int status)
 
 	for (i = 0; i < m->nsess; i++) {
 		s = &m->sess[i];
-		if (s->smtpd != pid && s->enqueue != pid)
+		if (s->id != 0 || (s->smtpd != pid && s->enqueue != pid))
 			continue;
 		if (!status_text(status, how, sizeof(how)) &&
 		    WIFSIGNALED(status) && !m->stopping)

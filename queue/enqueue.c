@@ -53,7 +53,6 @@
 #include "enqueue.h"
 
 #define EX_USAGE_ARGS	64	/* sysexits.h EX_USAGE */
-#define PEER_FD		3
 
 static struct conf		 conf;
 static struct rcpt_tables	 tables;
@@ -63,7 +62,6 @@ static struct io		 peer;
 static struct txn		 txn;
 static char			 client[sizeof(txn.env.client)];
 
-static void	 usage(void) __attribute__((noreturn));
 static void	 finish(int) __attribute__((noreturn));
 static void	 protocol_error(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3), noreturn));
@@ -82,43 +80,30 @@ static void	 data_finish(const struct buf *);
 static void	 txn_abandon(const struct buf *);
 static void	 auth_login(struct buf *);
 
-int
-main(int argc, char **argv)
+/*
+ * The session, on fd (smtpd's socketpair end), as the queue user with the
+ * spool as cwd; c is copied. client: the numeric address master saw, or ""
+ * with uid (the local submitter's, from SO_PEERCRED). Never returns.
+ * Called by enqueue_main.c's main() and by sessiond's enqueue child.
+ */
+void
+enqueue_run(const struct conf *c, int fd, const char *arg_client,
+    const char *arg_uid)
 {
-	struct buf		 err = BUF_INIT, rec = BUF_INIT;
+	struct buf		 rec = BUF_INIT;
 	struct sigaction	 sa;
 	sigset_t		 term;
-	const char		*confdir = CONFDIR_DEFAULT, *arg_client = NULL;
-	const char		*arg_uid = NULL;
 	long long		 timeout_ms;
-	int			 ch, r, type;
+	int			 r, type;
 
-	log_init("enqueue", 0);
-	while ((ch = getopt(argc, argv, "a:c:u:")) != -1) {
-		switch (ch) {
-		case 'a':
-			arg_client = optarg;
-			break;
-		case 'u':
-			arg_uid = optarg;
-			break;
-		case 'c':
-			confdir = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc || arg_client == NULL ||
-	    (arg_uid != NULL && arg_client[0] != '\0'))
-		usage();
+	if (arg_client == NULL || (arg_uid != NULL && arg_client[0] != '\0'))
+		enqueue_usage();
 	if (!enqueue_check_client(arg_client)) {
 		log_warn("-a %s: not a numeric IP address", arg_client);
 		exit(EX_USAGE_ARGS);
 	}
 	strlcpy(client, arg_client, sizeof(client));
-	if (conf_load(&conf, confdir, &err) == -1)
-		fatal("%s", buf_str(&err));
+	conf = *c;
 	/* -u: a local submission; the uid is master's, from SO_PEERCRED. */
 	if (arg_uid != NULL && local_init(arg_uid, &conf) == -1) {
 		log_warn("-u %s: not a uid", arg_uid);
@@ -150,7 +135,7 @@ main(int argc, char **argv)
 	    conf.smtpd_data_timeout_seconds + 60) * 1000;
 	if (timeout_ms > INT_MAX)
 		timeout_ms = INT_MAX;
-	io_init(&peer, PEER_FD, (int)timeout_ms, 2 * (FRAME_HDR + FRAME_MAX));
+	io_init(&peer, fd, (int)timeout_ms, 2 * (FRAME_HDR + FRAME_MAX));
 
 	memset(&txn, 0, sizeof(txn));
 	txn.fd = -1;
@@ -196,8 +181,8 @@ main(int argc, char **argv)
 	}
 }
 
-static void
-usage(void)
+void
+enqueue_usage(void)
 {
 	log_warn("usage: enqueue [-c confdir] -a client-address | "
 	    "-a '' -u uid");

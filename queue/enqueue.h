@@ -8,7 +8,8 @@
  * enqueue_auth.c checks AUTH credentials ('U'); enqueue_policy.c judges
  * the relay, access and senders tables; enqueue_local.c knows the user of
  * a local submission and fixes its envelope sender.
- * Nothing here is used by any other program.
+ * enqueue_main.c holds main(); sessiond calls enqueue_run() in the child
+ * it forks for a session (no exec), and nothing else of this file.
  */
 #ifndef POSTERN_ENQUEUE_H
 #define POSTERN_ENQUEUE_H
@@ -23,6 +24,12 @@
 #include "table.h"
 
 struct conf;
+
+/* enqueue.c: the session on fd, never returns (docs/man/enqueue.8's exit
+ * codes); enqueue_usage() exits 64. */
+void	 enqueue_run(const struct conf *, int fd, const char *client,
+	    const char *uid) __attribute__((noreturn));
+void	 enqueue_usage(void) __attribute__((noreturn));
 
 /* An SMTP reply line for an 'E' record: RFC 5321 4.5.3.1.5, 512 octets
  * with the CRLF smtpd adds. */

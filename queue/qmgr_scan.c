@@ -2,8 +2,10 @@
  * qmgr_scan.c: the queue manager's view of the spool directories.
  *
  * qmgr_recover() runs once at start: tmp/ emptied on an instance's first
- * start (-i: no enqueue can be running yet; otherwise a file in tmp/ may be a
- * message being written), active/ moved back to new/ (a previous qmgr was
+ * start (-i) of the files older than this qmgr (otherwise a file in tmp/ may
+ * be a message being written: master forks qmgr before it hands any
+ * connection on, but sessiond's enqueue can reach its first DATA before
+ * this qmgr reaches this scan, so "older than our fork" is the test), active/ moved back to new/ (a previous qmgr was
  * working on those: their recipients without a recorded outcome are simply
  * delivered again), and state/ files whose queue file is gone removed (qmgr
  * unlinks the queue file first, so a crash in between leaves such orphans).
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -114,9 +117,46 @@ qmgr_corrupt(const char *dir, const char *name, const char *why)
 	    SPOOL_CORRUPT, why);
 }
 
+/*
+ * When master forked us, on the wall clock, rounded down (to the kernel's
+ * clock tick): /proc/self/stat's starttime is in ticks since boot. 0 when
+ * it cannot be read (then tmp/ is left alone: a stale file there costs
+ * only its space, a removed live one costs a message).
+ */
+static time_t
+qmgr_forked_at(void)
+{
+	struct timespec	 real, boot;
+	char		 buf[1024], *p;
+	unsigned long long ticks;
+	long		 hz = sysconf(_SC_CLK_TCK);
+	FILE		*f;
+	size_t		 n;
+	int		 i;
+
+	if (hz <= 0 || (f = fopen("/proc/self/stat", "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* After "pid (comm)": state is field 3, starttime field 22. */
+	for (i = 2; i < 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &ticks) != 1)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	return real.tv_sec - boot.tv_sec + (time_t)(ticks / (unsigned long)hz) -
+	    1;
+}
+
 void
 qmgr_recover(struct qmgr *q, int initial)
 {
+	struct stat	 st;
+	time_t		 forked = initial ? qmgr_forked_at() : 0;
 	char		 from[PATH_MAX], to[PATH_MAX];
 	DIR		*d;
 	struct dirent	*de;
@@ -130,6 +170,10 @@ qmgr_recover(struct qmgr *q, int initial)
 				if (dot_name(de->d_name) ||
 				    path_join(from, sizeof(from), SPOOL_TMP,
 				    de->d_name) == -1)
+					continue;
+				/* A file of this instance's enqueue. */
+				if (lstat(from, &st) == -1 ||
+				    st.st_mtime >= forked)
 					continue;
 				if (unlink(from) == -1)
 					log_warn_errno("unlink %s", from);

@@ -288,10 +288,20 @@ int		 session_abandon(struct session *);
  * already), then 421, and the session ends. */
 void		 session_queue_gone(struct session *, int replied);
 
+/* ---- smtpd_run.c ---- */
+
+/* The session on fds 0/1 (client) and 3 (enqueue), the config and TLS
+ * already loaded: drop privilege (chroot, smtpd_user), run, and return
+ * the exit code. */
+int		 smtpd_run(struct conf *, enum listener);
+/* "smtp", "submission", "smtps", "local" to its listener: 0, or -1. */
+int		 smtpd_listener(const char *, enum listener *);
+
 /* ---- starttls.c ---- */
 
 /* Load the certificate and key (as root, before chroot). A bad one is
- * logged; STARTTLS is then not offered, and an smtps session ends. */
+ * logged; STARTTLS is then not offered, and an smtps session ends. Called
+ * again (sessiond's reload), it replaces the context it made before. */
 void		 starttls_init(const struct conf *);
 /* EHLO offers STARTTLS: a certificate is loaded and TLS is not up. */
 int		 starttls_offered(const struct session *);

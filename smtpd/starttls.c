@@ -29,6 +29,10 @@ starttls_init(const struct conf *c)
 {
 	struct buf	 err = BUF_INIT;
 
+	if (starttls_ctx != NULL) {	/* sessiond's reload */
+		tls_ctx_free(starttls_ctx);
+		starttls_ctx = NULL;
+	}
 	if (c->tls_cert_file[0] == '\0')
 		return;
 	if ((starttls_ctx = tls_server_ctx(c, &err)) == NULL)

@@ -19,7 +19,7 @@ import time
 
 BUILD = os.environ.get("POSTERN_BUILD", "build")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LIBEXEC_PROGS = ["master", "smtpd", "enqueue", "qmgr", "lspawn", "local", "lmtp"]
+LIBEXEC_PROGS = ["master", "sessiond", "smtpd", "enqueue", "qmgr", "lspawn", "local", "lmtp"]
 
 
 def wait_for(pred, timeout=20.0, what="condition", interval=0.02):

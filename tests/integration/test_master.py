@@ -53,6 +53,22 @@ def test_lspawn_restart_keeps_qmgr():
     delivered("after-lspawn-restart")
 
 
+def test_sessiond_crash_mail_still_accepted():
+    """sessiond killed: a session it forked goes on, master execs the pair
+    for a connection while sessiond is down, then restarts it."""
+    old = wait_for(lambda: inst.child("sessiond"), 20, "sessiond").pid
+    r = inst.raw()
+    assert r.cmd("EHLO client.test")[0] == 250
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: "sessiond (pid %d) exited" % old in inst.log(), 10, "the exit logged")
+    delivered("while-sessiond-down")
+    assert r.cmd("NOOP")[0] == 250
+    r.cmd("QUIT")
+    wait_for(lambda: inst.child("sessiond") and inst.child("sessiond").pid != old, 20,
+             "a new sessiond")
+    delivered("after-sessiond-restart")
+
+
 def test_session_survives_restarts():
     r = inst.raw()
     r.cmd("EHLO client.test")

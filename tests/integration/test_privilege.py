@@ -73,8 +73,15 @@ def test_root_only_where_designed():
     assert master.uids[1] == 0
     lspawn = inst.child("lspawn")
     assert lspawn.uids[1] == 0                      # it must setuid per recipient
+    # sessiond must chroot and change to two users for every session; it
+    # reads nothing from the network and holds no listener, no spool file.
+    sessiond = inst.child("sessiond")
+    assert sessiond.uids[1] == 0
+    for fd, target in sessiond.fds().items():
+        assert not target.startswith(inst.spool), (fd, target)
+        assert not target.startswith(inst.etc), (fd, target)
     for p in inst.tree():
-        if p.comm not in ("master", "lspawn"):
+        if p.comm not in ("master", "lspawn", "sessiond"):
             assert p.uids[1] != 0, (p.comm, p.uids)
 
 
