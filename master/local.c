@@ -93,9 +93,7 @@ local_accept(struct master *m, const struct listener *l)
 	for (i = 0; i < ACCEPT_BURST; i++) {
 		conn = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn_errno("accept on %s", m->local_path);
+			accept_failed(m, m->local_path);
 			return;
 		}
 		cl = sizeof(cred);

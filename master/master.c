@@ -323,9 +323,22 @@ master_loop(struct master *m)
 	}
 	pfd[n].events = POLLIN;
 	for (;;) {
+		int	 timeout = child_timeout(m);
+		long long now = now_ms();
+
+		/* Out of fds or memory: leave the listeners alone for a
+		 * while (poll() skips negative fds) instead of spinning. */
+		if (m->accept_pause_ms != 0 && now >= m->accept_pause_ms)
+			m->accept_pause_ms = 0;
+		for (i = 0; i < m->nlfd; i++)
+			pfd[i + 1].fd = m->accept_pause_ms != 0 ? -1 :
+			    m->lfd[i].fd;
+		if (m->accept_pause_ms != 0 && (timeout == -1 ||
+		    m->accept_pause_ms - now < timeout))
+			timeout = (int)(m->accept_pause_ms - now);
 		pfd[n].fd = m->sd.ctl;
 		pfd[n].revents = 0;
-		if (poll(pfd, n + 1, child_timeout(m)) == -1) {
+		if (poll(pfd, n + 1, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal_errno("poll");

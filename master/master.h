@@ -87,10 +87,17 @@ struct master {
 
 	struct session	*sess;		/* live sessions, unordered */
 	size_t		 nsess, capsess;
+	long long	 accept_pause_ms;	/* listeners ignored until then
+						 * (out of fds or memory) */
 };
 
 /* master.c */
 long long	 now_ms(void);
+/* accept() failed: 1 if the caller should stop for now. A lack of fds or
+ * memory pauses every listener for ACCEPT_PAUSE_MS (logged once), since
+ * the listener stays readable and polling it again would only spin. */
+int		 accept_failed(struct master *, const char *what);
+#define ACCEPT_PAUSE_MS	1000
 
 /* daemon.c */
 void	 daemon_begin(void);

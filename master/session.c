@@ -168,6 +168,34 @@ session_start(struct master *m, int conn, const char *ip, const char *kind,
 	    (long)enq);
 }
 
+int
+accept_failed(struct master *m, const char *what)
+{
+	switch (errno) {
+	case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+	case EWOULDBLOCK:
+#endif
+	case EINTR:
+	case ECONNABORTED:
+		return 1;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		/* The connection stays in the kernel's backlog and is
+		 * served when the pause ends: nothing is lost. */
+		if (m->accept_pause_ms == 0)
+			log_warn_errno("%s: pausing new connections for %d ms",
+			    what, ACCEPT_PAUSE_MS);
+		m->accept_pause_ms = now_ms() + ACCEPT_PAUSE_MS;
+		return 1;
+	default:
+		log_warn_errno("%s", what);
+		return 1;
+	}
+}
+
 void
 session_accept(struct master *m, const struct listener *l)
 {
@@ -181,9 +209,7 @@ session_accept(struct master *m, const struct listener *l)
 		conn = accept4(l->fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_CLOEXEC);
 		if (conn == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn_errno("accept");
+			accept_failed(m, "accept");
 			return;
 		}
 		session_client_ip(&ss, ip, sizeof(ip));
