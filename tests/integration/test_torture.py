@@ -185,10 +185,13 @@ def test_kill9_random_processes_under_load():
             except (smtplib.SMTPException, OSError):
                 pass
 
+    ticks = [0]
+
     def killer():
         mpid = inst.master_pid()
         rnd = random.Random()
         while not stop_killing.is_set() and time.monotonic() - start < KILL_SECONDS:
+            ticks[0] += 1
             victims = [p for p in inst.tree() if p.pid != mpid]
             if victims:
                 p = rnd.choice(victims)
@@ -259,5 +262,7 @@ def test_kill9_random_processes_under_load():
     assert not (delivered & lost_pre), \
         "delivered though the dot never went out: %s" % sorted(delivered & lost_pre)[:10]
     assert delivered <= accepted | unknown, sorted(delivered - accepted - unknown)[:10]
-    assert sum(kills.values()) >= KILL_SECONDS / KILL_PERIOD / 2, kills
+    # the flow may end before KILL_SECONDS (faster sessions): judge the
+    # ticks that ran; most of them must have found a process to kill
+    assert ticks[0] >= 5 and sum(kills.values()) >= ticks[0] / 2, (ticks[0], kills)
     assert len(accepted) >= N // 4, "too little got through to mean anything: %d" % len(accepted)
