@@ -17,91 +17,6 @@
 #include "fdpass.h"
 
 int
-fd_send(int sock, int fd, char tag)
-{
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	ssize_t		 r;
-
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = &tag;
-	iov.iov_len = 1;		/* Linux needs one byte of data */
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	do
-		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (r == -1 && errno == EINTR);
-	return r == 1 ? 0 : -1;
-}
-
-int
-fd_recv(int sock, char *tag)
-{
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
-	int		 fds[4], fd = -1, extra = 0;
-	size_t		 i, n;
-	ssize_t		 r;
-
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = tag;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	/* CLOEXEC: the descriptor must not leak into a delivery agent. */
-	do
-		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (r == -1 && errno == EINTR);
-	if (r == -1)
-		return -1;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (n > 4)
-			n = 4;
-		memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
-		for (i = 0; i < n; i++) {
-			if (fd == -1)
-				fd = fds[i];
-			else {
-				close(fds[i]);
-				extra = 1;
-			}
-		}
-	}
-	if (r == 0 && fd == -1)
-		return -2;
-	if (fd == -1 || extra || (msg.msg_flags & MSG_CTRUNC)) {
-		if (fd != -1)
-			close(fd);
-		errno = EPROTO;
-		return -1;
-	}
-	return fd;
-}
-
-int
 fd_send_rec(int sock, int fd, const void *data, size_t len, int flags)
 {
 	struct msghdr	 msg;
@@ -184,6 +99,33 @@ fd_recv_rec(int sock, void *data, size_t size, size_t *len)
 	}
 	*len = (size_t)r;
 	if (extra || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+		if (fd >= 0)
+			close(fd);
+		errno = EPROTO;
+		return -1;
+	}
+	return fd;
+}
+
+/* The one-byte messages of master's control sockets: the tag says what the
+ * descriptor is ('P', a new peer). Linux needs a byte of data with it. */
+int
+fd_send(int sock, int fd, char tag)
+{
+	return fd_send_rec(sock, fd, &tag, 1, 0);
+}
+
+int
+fd_recv(int sock, char *tag)
+{
+	size_t	 len;
+	int	 fd;
+
+	if ((fd = fd_recv_rec(sock, tag, 1, &len)) == -1)
+		return -1;
+	if (fd == -2 && len == 0)
+		return -2;			/* EOF */
+	if (fd == -2 || len != 1) {		/* no descriptor with it */
 		if (fd >= 0)
 			close(fd);
 		errno = EPROTO;

@@ -189,6 +189,17 @@ parse_index(const char *s, size_t n, size_t *out)
 	return 0;
 }
 
+/* A record's payload seen as a buf for frame_fields(), which only reads
+ * it: no copy. */
+static void
+qstate_view(struct buf *rec, const char *pl, size_t plen)
+{
+	rec->data = (char *)(uintptr_t)pl;
+	rec->len = plen;
+	rec->cap = plen;
+	rec->max = 0;
+}
+
 static void
 qstate_apply(const char *path, const char *pl, size_t plen,
     struct qstate_rcpt *r, size_t n)
@@ -197,11 +208,7 @@ qstate_apply(const char *path, const char *pl, size_t plen,
 	const char	*f[4];
 	size_t		 idx;
 
-	/* frame_fields() only reads the record; no copy needed. */
-	rec.data = (char *)(uintptr_t)pl;
-	rec.len = plen;
-	rec.cap = plen;
-	rec.max = 0;
+	qstate_view(&rec, pl, plen);
 	if (frame_fields(&rec, f, 4) == -1 || parse_index(f[0], n, &idx) == -1 ||
 	    strlen(f[1]) != 1 || strchr("KDZ", f[1][0]) == NULL ||
 	    strlen(f[2]) >= sizeof(r->code) ||
@@ -225,10 +232,7 @@ qstate_apply_notice(const char *path, const char *pl, size_t plen,
 	const char	*f[2];
 	size_t		 idx;
 
-	rec.data = (char *)(uintptr_t)pl;
-	rec.len = plen;
-	rec.cap = plen;
-	rec.max = 0;
+	qstate_view(&rec, pl, plen);
 	if (frame_fields(&rec, f, 2) == -1 || parse_index(f[0], n, &idx) == -1 ||
 	    strlen(f[1]) != 1 || strchr("FSW", f[1][0]) == NULL) {
 		log_warn("%s: skipping a malformed or out-of-range notice",

@@ -30,6 +30,7 @@
 #include <bsd/unistd.h>
 
 #include "fdpass.h"
+#include "fork.h"
 #include "log.h"
 #include "priv.h"
 #include "master.h"
@@ -54,36 +55,6 @@ child_init(struct master *m)
 	m->sd.ctl = -1;
 	m->sd.pending = -1;
 	m->sd.backoff = 1;
-}
-
-/*
- * fork() with every signal blocked; the child resets master's handlers to
- * their defaults before unblocking. Returns like fork().
- */
-pid_t
-child_fork(struct master *m)
-{
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP,
-	    SIGPIPE };
-	sigset_t	 all, old;
-	pid_t		 pid;
-	size_t		 i;
-	int		 e;
-
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
-	e = errno;
-	if (pid == 0) {
-		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		return 0;
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	errno = e;
-	return pid;
 }
 
 /*
@@ -232,7 +203,7 @@ child_start(struct master *m, int k)
 		argv[n++] = (char *)"-i";	/* first start: recover spool */
 	argv[n] = NULL;
 
-	if ((pid = child_fork(m)) == 0) {
+	if ((pid = fork_quiet()) == 0) {
 		fds[0] = peer;
 		fds[1] = ctl[1];
 		child_place_fds(fds, 2);

@@ -2,7 +2,7 @@
  * handoff.c: sessiond, the process that forks every session's smtpd and
  * enqueue without exec (sessiond/sessiond.c), seen from master.
  *
- * master starts it like lspawn and qmgr (child_fork, exec, restart with
+ * master starts it like lspawn and qmgr (fork_quiet, exec, restart with
  * child_schedule()'s backoff) with fd 3 = one end of a SOCK_SEQPACKET
  * socketpair, and makes it a process group leader so that stopping can
  * signal every session at once. master keeps accepting: the limits, the
@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "fdpass.h"
 #include "frame.h"
+#include "fork.h"
 #include "log.h"
 #include "master.h"
 
@@ -53,7 +54,7 @@ sessiond_start(struct master *m)
 		child_schedule(m, c, 0);
 		return;
 	}
-	if ((pid = child_fork(m)) == 0) {
+	if ((pid = fork_quiet()) == 0) {
 		child_place_fds(&ctl[1], 1);
 		child_devnull(1, 1);
 		closefrom(4);

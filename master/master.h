@@ -118,7 +118,6 @@ int	 child_find(const struct master *, pid_t);
 int	 child_timeout(const struct master *);
 void	 child_timers(struct master *);
 void	 child_signal_all(struct master *, int sig);
-pid_t	 child_fork(struct master *);
 void	 child_exec(struct master *, const char *prog, char *const argv[])
 	    __attribute__((noreturn));
 void	 child_place_fds(const int *fds, int n);

@@ -36,6 +36,7 @@
 #include <bsd/string.h>
 #include <bsd/unistd.h>
 
+#include "fork.h"
 #include "log.h"
 #include "priv.h"
 #include "master.h"
@@ -129,7 +130,7 @@ session_start(struct master *m, int conn, const char *ip, const char *kind,
 		limits_release(slot);
 		return;
 	}
-	if ((enq = child_fork(m)) == 0) {
+	if ((enq = fork_quiet()) == 0) {
 		child_place_fds(&pair[1], 1);
 		child_devnull(1, 1);
 		closefrom(4);
@@ -137,7 +138,7 @@ session_start(struct master *m, int conn, const char *ip, const char *kind,
 			priv_drop(m->conf->queue_user, NULL);
 		child_exec(m, "enqueue", eargv);
 	}
-	if (enq != -1 && (smtpd = child_fork(m)) == 0) {
+	if (enq != -1 && (smtpd = fork_quiet()) == 0) {
 		if (dup2(conn, STDIN_FILENO) == -1 ||
 		    dup2(conn, STDOUT_FILENO) == -1)
 			fatal_errno("dup2");

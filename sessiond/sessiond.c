@@ -68,6 +68,7 @@
 #include "conf.h"
 #include "fdpass.h"
 #include "frame.h"
+#include "fork.h"
 #include "log.h"
 #include "priv.h"
 #include "../smtpd/smtpd.h"
@@ -175,33 +176,6 @@ conf_check(void)
 		reload(0);
 }
 
-/* fork() with every signal blocked; the child gets the defaults back
- * before it unblocks, so no handler of ours ever runs in it. */
-static pid_t
-sd_fork(void)
-{
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGHUP, SIGPIPE };
-	sigset_t	 all, old;
-	pid_t		 pid;
-	size_t		 i;
-	int		 e;
-
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
-	e = errno;
-	if (pid == 0) {
-		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		return 0;
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	errno = e;
-	return pid;
-}
-
 /* In a child: fd becomes 3, every other fd above 2 is closed, and the
  * log is reopened under name (the old syslog socket is closed with the
  * rest; LOG_NDELAY connects the new one before any chroot). */
@@ -303,7 +277,7 @@ session_start(int conn, const char *id, const char *kind,
 		session_end(s);
 		return;
 	}
-	if ((enq = sd_fork()) == 0) {
+	if ((enq = fork_quiet()) == 0) {
 		child_setup(pair[1], "enqueue");
 		if ((dn = open("/dev/null", O_RDWR)) == -1 ||
 		    dup2(dn, 0) == -1 || dup2(dn, 1) == -1)
@@ -319,7 +293,7 @@ session_start(int conn, const char *id, const char *kind,
 			priv_drop(conf->queue_user, NULL);
 		enqueue_run(conf, 3, client, uid[0] != '\0' ? uid : NULL);
 	}
-	if (enq != -1 && (smtpd = sd_fork()) == 0) {
+	if (enq != -1 && (smtpd = fork_quiet()) == 0) {
 		if (dup2(conn, 0) == -1 || dup2(conn, 1) == -1)
 			_exit(75);
 		child_setup(pair[0], "smtpd");
