@@ -262,7 +262,12 @@ def test_kill9_random_processes_under_load():
     assert not (delivered & lost_pre), \
         "delivered though the dot never went out: %s" % sorted(delivered & lost_pre)[:10]
     assert delivered <= accepted | unknown, sorted(delivered - accepted - unknown)[:10]
-    # the flow may end before KILL_SECONDS (faster sessions): judge the
-    # ticks that ran; most of them must have found a process to kill
-    assert ticks[0] >= 5 and sum(kills.values()) >= ticks[0] / 2, (ticks[0], kills)
+    # the flow may end before KILL_SECONDS (faster sessions), and while
+    # qmgr, lspawn and sessiond are all in their restart backoff master can
+    # be alone for a moment: judge the ticks that ran, and require that both
+    # the long-running processes and the sessions were really killed
+    longrun = sum(n for k, n in kills.items() if k in ("qmgr", "lspawn", "sessiond"))
+    session = sum(n for k, n in kills.items() if k.startswith(("smtpd", "enqueue")))
+    assert ticks[0] >= 5 and sum(kills.values()) >= ticks[0] / 4, (ticks[0], kills)
+    assert longrun >= 1 and session >= 1, kills
     assert len(accepted) >= N // 4, "too little got through to mean anything: %d" % len(accepted)
