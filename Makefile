@@ -53,7 +53,8 @@ MASTER_SRC  = $(wildcard master/*.c)
 SMTPD_SRC   = $(wildcard smtpd/*.c)
 ENQUEUE_SRC = $(wildcard queue/enqueue*.c)
 QMGR_SRC    = $(wildcard queue/qmgr*.c)
-DELIVER_LIB = $(filter-out deliver/lspawn.c deliver/local.c deliver/lmtp%.c,$(wildcard deliver/*.c))
+DELIVER_LIB = $(filter-out deliver/lspawn.c deliver/local.c deliver/lmtp%.c \
+	      deliver/rspawn.c deliver/remote%.c,$(wildcard deliver/*.c))
 LSPAWN_SRC  = deliver/lspawn.c $(DELIVER_LIB)
 LOCAL_SRC   = deliver/local.c $(DELIVER_LIB)
 # lmtp(8) is its own agent: no Maildir code, only the LMTP client.
@@ -64,11 +65,17 @@ LMTP_SRC    = deliver/lmtp.c deliver/lmtp_client.c deliver/outcome.c \
 SESSIOND_SRC = $(wildcard sessiond/*.c) \
 	      $(filter-out smtpd/smtpd.c,$(SMTPD_SRC)) \
 	      $(filter-out queue/enqueue_main.c,$(ENQUEUE_SRC))
+# rspawn(8) forks the remote SMTP client (deliver/remote*.c) without exec;
+# resolve(8) is the DNS helper (resolve/resolve.c holds its main()).
+REMOTE_LIB  = $(wildcard deliver/remote*.c)
+RSPAWN_SRC  = deliver/rspawn.c $(REMOTE_LIB)
+RESOLVE_SRC = $(wildcard resolve/*.c)
 POSTERN_SRC = $(wildcard postern/*.c)
 SENDMAIL_SRC = $(wildcard sendmail/*.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 
-LIBEXEC_PROGS = master sessiond smtpd enqueue qmgr lspawn local lmtp
+LIBEXEC_PROGS = master sessiond smtpd enqueue qmgr lspawn local lmtp \
+		resolve rspawn
 SBIN_PROGS    = postern sendmail
 PROGS	= $(addprefix $(B)/,$(LIBEXEC_PROGS) $(SBIN_PROGS))
 UNITS	= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
@@ -99,6 +106,10 @@ $(B)/qmgr:    $(call obj,$(QMGR_SRC))    $(B)/libcommon.a
 $(B)/lspawn:  $(call obj,$(LSPAWN_SRC))  $(B)/libcommon.a
 $(B)/local:   $(call obj,$(LOCAL_SRC))   $(B)/libcommon.a
 $(B)/lmtp:    $(call obj,$(LMTP_SRC))    $(B)/libcommon.a
+$(B)/rspawn:  $(call obj,$(RSPAWN_SRC))  $(B)/libcommon.a
+$(B)/rspawn: LIBS += $(TLS_LIBS)
+$(B)/resolve: $(call obj,$(RESOLVE_SRC)) $(B)/libcommon.a
+$(B)/resolve: LIBS += -lresolv
 $(B)/postern: $(call obj,$(POSTERN_SRC)) $(B)/libcommon.a
 $(B)/sendmail: $(call obj,$(SENDMAIL_SRC)) $(B)/libcommon.a
 
@@ -119,6 +130,18 @@ $(B)/tests/test_deliver_%: $(B)/obj/tests/unit/test_deliver_%.o \
 
 $(B)/tests/test_lmtp_%: $(B)/obj/tests/unit/test_lmtp_%.o \
     $(call obj,deliver/lmtp_client.c deliver/outcome.c) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
+
+$(B)/tests/test_remote_%: LIBS += $(TLS_LIBS)
+$(B)/tests/test_remote_%: $(B)/obj/tests/unit/test_remote_%.o \
+    $(call obj,$(REMOTE_LIB)) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
+
+$(B)/tests/test_resolve_%: LIBS += -lresolv
+$(B)/tests/test_resolve_%: $(B)/obj/tests/unit/test_resolve_%.o \
+    $(call obj,$(filter-out resolve/resolve.c,$(RESOLVE_SRC))) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
 

@@ -87,6 +87,34 @@ struct conf {
 	 * "unix:/path" or "inet:host:port"; each connect or wait bounded */
 	char	 lmtp_destination[PATH_MAX];	/* unix:/run/dovecot/lmtp */
 	int	 lmtp_timeout_seconds;		/* 120 */
+	/* resolve(8): DNS for remote delivery, chrooted as resolve_user;
+	 * master copies resolv_conf_file to CHROOT/etc/resolv.conf */
+	char	 resolve_user[CONF_STR_MAX];	/* postern-resolve */
+	char	 resolve_chroot_directory[PATH_MAX]; /* /var/lib/postern/resolve */
+	char	 resolv_conf_file[PATH_MAX];	/* /etc/resolv.conf */
+	int	 resolve_cache_max_seconds;	/* 3600: TTLs capped to this */
+	int	 resolve_cache_entries;		/* 10000 */
+	int	 resolve_address_limit;		/* 10 addresses per answer */
+	char	 inet_protocols[16];		/* all | ipv4 | ipv6 */
+	/* rspawn(8) and its remote SMTP client children */
+	char	 remote_user[CONF_STR_MAX];	/* postern-remote */
+	char	 remote_chroot_directory[PATH_MAX]; /* /var/lib/postern/remote */
+	char	 tls_ca_file[PATH_MAX];	/* Debian's CA bundle */
+	char	 smtp_tls_security_level[16];	/* none|may|encrypt|verify */
+	char	 smtp_helo_name[CONF_STR_MAX];	/* "": hostname */
+	char	 smtp_8bit_without_8bitmime[16]; /* send | bounce */
+	int	 smtp_recipient_limit;		/* 50 per transaction */
+	int	 smtp_connect_timeout_seconds;	/* 30 */
+	/* RFC 5321 4.5.3.2 */
+	int	 smtp_greeting_timeout_seconds;	/* 300 */
+	int	 smtp_command_timeout_seconds;	/* 300: EHLO, MAIL, RCPT, ... */
+	int	 smtp_data_init_timeout_seconds; /* 120 */
+	int	 smtp_data_block_timeout_seconds; /* 180 */
+	int	 smtp_data_done_timeout_seconds; /* 600 */
+	int	 smtp_connection_reuse_seconds;	/* 10: idle connection kept */
+	int	 smtp_dead_host_seconds;	/* 60 */
+	int	 remote_concurrency;		/* 20 deliveries at once */
+	int	 remote_destination_concurrency; /* 5 per destination */
 	int	 master_restart_max_seconds;	/* 60 */
 };
 
