@@ -75,7 +75,7 @@ dsn_format(struct buf *out, const struct dsn_report *r,
 {
 	char		 date[64], arr[64], text[DSN_TEXT_MAX + 1];
 	char		 dec[DSN_ORCPT_MAX + 1];
-	const char	*subject, *colon;
+	const char	*subject, *colon, *mta;
 	size_t		 i, olen;
 	int		 any_failed = 0, any_delayed = 0, e = 0;
 
@@ -152,12 +152,17 @@ dsn_format(struct buf *out, const struct dsn_report *r,
 		e |= buf_addf(out, "Final-Recipient: rfc822; %s\n"
 		    "Action: %s\nStatus: %s\n", rc[i].final,
 		    action_word(rc[i].action), rc[i].code);
-		/* RFC 3464 2.3.6: diagnostic-type; Postfix's "x-unix" for a
-		 * local agent ("smtp" is for a remote server's reply). */
+		/* RFC 3464 2.3.5, 2.3.6: a remote server's reply is quoted
+		 * as "smtp" and names the server; Postfix's "x-unix" for a
+		 * local agent or a failure decided here. */
+		mta = rc[i].mta != NULL ? rc[i].mta : "";
+		text_clean(text, sizeof(text), mta);
+		if (text[0] != '\0')
+			e |= buf_addf(out, "Remote-MTA: dns; %s\n", text);
 		text_clean(text, sizeof(text), rc[i].text);
 		if (text[0] != '\0')
-			e |= buf_addf(out, "Diagnostic-Code: x-unix; %s\n",
-			    text);
+			e |= buf_addf(out, "Diagnostic-Code: %s; %s\n",
+			    mta[0] != '\0' ? "smtp" : "x-unix", text);
 		e |= buf_addf(out, "Last-Attempt-Date: %s\n", date);
 		if (rc[i].action == DSN_DELAYED && r->retry_until > 0) {
 			dsn_date(arr, sizeof(arr), r->retry_until);

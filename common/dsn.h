@@ -25,6 +25,8 @@ struct dsn_rcpt {
 	int		 action;	/* DSN_FAILED, ... */
 	const char	*code;		/* RFC 3463 enhanced code */
 	const char	*text;		/* the agent's text */
+	const char	*mta;		/* the remote server that gave text;
+					 * NULL or "" for none */
 };
 
 struct dsn_report {

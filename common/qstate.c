@@ -28,6 +28,13 @@ int
 qstate_put(struct buf *b, size_t index, char status, const char *code,
     const char *text)
 {
+	return qstate_put_remote(b, index, status, code, text, "");
+}
+
+int
+qstate_put_remote(struct buf *b, size_t index, char status, const char *code,
+    const char *text, const char *mta)
+{
 	char	 idx[32], st[2] = { status, '\0' };
 	char	 t[QSTATE_TEXT_MAX];
 	size_t	 i, n;
@@ -35,7 +42,9 @@ qstate_put(struct buf *b, size_t index, char status, const char *code,
 
 	if ((status != 'K' && status != 'D' && status != 'Z') ||
 	    strlen(code) >= sizeof(((struct qstate_rcpt *)0)->code) ||
-	    strpbrk(code, "\r\n") != NULL) {
+	    strpbrk(code, "\r\n") != NULL ||
+	    strlen(mta) >= sizeof(((struct qstate_rcpt *)0)->mta) ||
+	    strpbrk(mta, "\r\n") != NULL) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -56,7 +65,10 @@ qstate_put(struct buf *b, size_t index, char status, const char *code,
 	for (i = 0; t[i] != '\0'; i++)
 		if (t[i] == '\r' || t[i] == '\n')
 			t[i] = ' ';
-	return frame_put_fields(b, 'O', idx, st, code, t, (char *)NULL);
+	if (mta[0] == '\0')
+		return frame_put_fields(b, 'O', idx, st, code, t,
+		    (char *)NULL);
+	return frame_put_fields(b, 'O', idx, st, code, t, mta, (char *)NULL);
 }
 
 int
@@ -205,14 +217,17 @@ qstate_apply(const char *path, const char *pl, size_t plen,
     struct qstate_rcpt *r, size_t n)
 {
 	struct buf	 rec;
-	const char	*f[4];
+	const char	*f[5];
 	size_t		 idx;
 
 	qstate_view(&rec, pl, plen);
-	if (frame_fields(&rec, f, 4) == -1 || parse_index(f[0], n, &idx) == -1 ||
+	/* 4 fields, or 5 with the remote MTA that gave the reply. */
+	f[4] = "";
+	if ((frame_fields(&rec, f, 4) == -1 && frame_fields(&rec, f, 5) == -1) ||
+	    parse_index(f[0], n, &idx) == -1 ||
 	    strlen(f[1]) != 1 || strchr("KDZ", f[1][0]) == NULL ||
 	    strlen(f[2]) >= sizeof(r->code) ||
-	    strlen(f[3]) >= sizeof(r->text)) {
+	    strlen(f[3]) >= sizeof(r->text) || strlen(f[4]) >= sizeof(r->mta)) {
 		log_warn("%s: skipping a malformed or out-of-range outcome",
 		    path);
 		return;
@@ -221,6 +236,7 @@ qstate_apply(const char *path, const char *pl, size_t plen,
 	r[idx].status = f[1][0];
 	strlcpy(r[idx].code, f[2], sizeof(r[idx].code));
 	strlcpy(r[idx].text, f[3], sizeof(r[idx].text));
+	strlcpy(r[idx].mta, f[4], sizeof(r[idx].mta));
 }
 
 /* 'N': a report for recipient index is queued; checked like 'O'. */

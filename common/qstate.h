@@ -4,7 +4,9 @@
  * Each outcome is one 'O' record (frame.h) of 4 fields:
  *   recipient index (decimal, into the queue file's 'R' records),
  *   status letter: K delivered, D failed for good, Z failed for now,
- *   enhanced status code ("2.0.0"), the text (the agent's or remote's reply).
+ *   enhanced status code ("2.0.0"), the text (the agent's or remote's reply),
+ *   and, for a reply from a remote server, a fifth field: that server's
+ *   host name (RFC 3464 Remote-MTA).
  * All outcomes of one delivery attempt are appended with one write() and one
  * fsync() before qmgr acts on them. A torn record at the end (a crash in the
  * middle of the write) is ignored on read: that outcome was not promised and
@@ -28,6 +30,7 @@ struct qstate_rcpt {
 	char	 status;		/* 0 (no outcome yet), 'K', 'D', 'Z' */
 	char	 code[16];
 	char	 text[QSTATE_TEXT_MAX];
+	char	 mta[256];		/* "" unless a remote server replied */
 	unsigned char notified;		/* QSTATE_N_* reports already queued */
 };
 
@@ -39,6 +42,9 @@ struct qstate_rcpt {
  * QSTATE_TEXT_MAX and CR/LF/NUL in it are replaced by blanks. */
 int	 qstate_put(struct buf *, size_t index, char status, const char *code,
 	    const char *text);
+/* The same with the remote MTA's host name ("" gives the 4-field form). */
+int	 qstate_put_remote(struct buf *, size_t index, char status,
+	    const char *code, const char *text, const char *mta);
 /* Append one 'N' record (kind 'F', 'S' or 'W') to buf (no I/O). */
 int	 qstate_put_notice(struct buf *, size_t index, char kind);
 /* Append buf to state/ID, fsync. 0 or -1 (errno). */

@@ -201,6 +201,9 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* table_build_checked()'s checker while it runs; NULL otherwise. */
+static table_check_fn build_check;
+
 /* Read src line by line into the cdb being made. 0 or -1 with err. */
 static int
 build_records(FILE *f, const char *src, struct cdb_make *cm, struct buf *err)
@@ -209,6 +212,7 @@ build_records(FILE *f, const char *src, struct cdb_make *cm, struct buf *err)
 	char		*line = NULL;
 	size_t		 cap = 0;
 	ssize_t		 n;
+	const char	*why;
 	int		 rc = -1, r;
 
 	errno = 0;
@@ -248,6 +252,12 @@ build_records(FILE *f, const char *src, struct cdb_make *cm, struct buf *err)
 			goto out;
 		}
 		addr_lower(key);
+		if (build_check != NULL && build_check(key, value, &why) ==
+		    -1) {
+			(void)buf_setf(err, "%s:%lu: %s: %s", src, lineno, key,
+			    why);
+			goto out;
+		}
 		r = cdb_make_put(cm, key, (unsigned)strlen(key), value,
 		    (unsigned)strlen(value), CDB_PUT_INSERT);
 		if (r == -1) {
@@ -294,6 +304,18 @@ int
 table_build(const char *src, const char *dst, struct buf *err)
 {
 	return table_build_with(src, dst, build_records, err);
+}
+
+int
+table_build_checked(const char *src, const char *dst, table_check_fn check,
+    struct buf *err)
+{
+	int	 rc;
+
+	build_check = check;
+	rc = table_build_with(src, dst, build_records, err);
+	build_check = NULL;
+	return rc;
 }
 
 /* The file handling of every build (temporary file, permissions, fsync,

@@ -57,6 +57,12 @@ int	 table_scan(struct table *, table_scan_fn, void *arg);
  * an error "src:line: why" in err, and dst is left as it was. 0 or -1.
  */
 int	 table_build(const char *src, const char *dst, struct buf *err);
+/* table_build() with every record's value checked by check(), which
+ * returns 0 or -1 with *why (routes, tls_policy: common/route.c). */
+typedef int (*table_check_fn)(const char *key, const char *value,
+	    const char **why);
+int	 table_build_checked(const char *src, const char *dst, table_check_fn,
+	    struct buf *err);
 /* The same with another text format: records() reads src and puts each
  * record into the cdb being made, 0 or -1 with "src:line: why" in err
  * (common/alias.c for the aliases table). */

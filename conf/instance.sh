@@ -19,6 +19,8 @@ if [ ! -e "$etc/postern.conf" ]; then
 hostname = localhost
 spool_directory = $dir/spool
 smtpd_chroot_directory = $dir/empty
+resolve_chroot_directory = $dir/resolve
+remote_chroot_directory = $dir/remote
 virtual_mailbox_base = $dir/mail
 pid_file = $dir/postern.pid
 smtpd_listen = 127.0.0.1:$port

@@ -1,11 +1,16 @@
 /*
- * rspawn.c: placeholder main of rspawn(8) until the helper lands
- * (docs/protocols.md, "qmgr -> rspawn").
+ * Placeholder main until the real program lands: holds its sockets and
+ * exits when master closes the control socket (fd 4).
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 int
 main(void)
 {
-	return EXIT_FAILURE;
+	char	 b[64];
+
+	while (read(4, b, sizeof(b)) > 0)
+		;
+	return EXIT_SUCCESS;
 }

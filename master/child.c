@@ -1,15 +1,21 @@
 /*
- * child.c: the long-running children (lspawn, qmgr), and the fork/exec
- * plumbing that every child of master goes through.
+ * child.c: the long-running children (lspawn, resolve, rspawn, qmgr), and
+ * the fork/exec plumbing that every child of master goes through.
  *
- * lspawn and qmgr share one socketpair (each holds an end as fd 3). When one
- * of them exits it is restarted after a backoff: 1 s, doubled after each
- * quick crash (it lived less than KID_STABLE_MS), capped at
- * master_restart_max_seconds, back to 1 s once it had lived long. The
- * restarted child gets a NEW socketpair end; the survivor gets the other end
- * over its control socket (fd 4, fd_send tag 'P') and drops its old one.
- * While both are down, the first to start makes the pair and master keeps
- * the other end ("pending") for the second. Sessions are never touched.
+ * qmgr talks to three peers, each over its own socketpair: lspawn (stream,
+ * qmgr's fd 3), resolve (stream, fd 5) and rspawn (datagrams, fd 6); the
+ * peer holds its end as fd 3. Every one of them also gets a control socket
+ * as fd 4. When one exits it is restarted after a backoff: 1 s, doubled
+ * after each quick crash (it lived less than KID_STABLE_MS), capped at
+ * master_restart_max_seconds, back to 1 s once it had lived long. A
+ * restarted peer gets a NEW pair; qmgr gets the other end over its control
+ * socket (tag 'P' lspawn, 'R' resolve, 'S' rspawn) and drops the old one. A
+ * restarted qmgr gets new pairs to all three, whose ends reach each running
+ * peer with tag 'P'. While one side is down, master keeps the end made for
+ * it (pending, qpending) until it starts. Sessions are never touched.
+ *
+ * Before resolve starts (and on reload) master copies resolv_conf_file into
+ * resolve's chroot, where res_ninit() reads it (resolv_copy()).
  *
  * Every child is forked with all signals blocked, so no handler of master's
  * runs in it before the defaults are back; it gets exactly the fds it is
@@ -41,7 +47,8 @@
 void
 child_init(struct master *m)
 {
-	static const char *const names[KID_COUNT] = { "lspawn", "qmgr" };
+	static const char *const names[KID_COUNT] = { "lspawn", "resolve",
+	    "rspawn", "qmgr" };
 	int	 k;
 
 	for (k = 0; k < KID_COUNT; k++) {
@@ -49,6 +56,7 @@ child_init(struct master *m)
 		m->kid[k].pid = 0;
 		m->kid[k].ctl = -1;
 		m->kid[k].pending = -1;
+		m->kid[k].qpending = -1;
 		m->kid[k].backoff = 1;
 	}
 	m->sd.name = "sessiond";
@@ -129,37 +137,98 @@ status_text(int status, char *out, size_t outsz)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* Each peer's socket type and the tag its new end has on qmgr's control
+ * socket (docs/protocols.md). */
+static const int	 peer_type[KID_PEERS] = { SOCK_STREAM, SOCK_STREAM,
+    SOCK_SEQPACKET };
+static const char	 peer_tag[KID_PEERS] = { 'P', 'R', 'S' };
+
+static void
+keep(int *slot, int fd)
+{
+	if (*slot != -1)
+		close(*slot);
+	*slot = fd;
+}
+
 /*
- * The peer end for kid k: the one kept while k was down, or one end of a
- * new pair whose other end goes to the partner (over its control socket
- * when it runs, kept as its pending end when it does not).
+ * The end of peer p's pair that goes to side `to_qmgr` (1: qmgr's, 0: the
+ * peer's): the one kept while that side was down, or one end of a new pair
+ * whose other end goes to the other side (over its control socket when it
+ * runs, kept for it when it does not).
  */
 static int
-child_peer(struct master *m, int k)
+child_pair(struct master *m, int p, int to_qmgr)
 {
-	struct kid	*other = &m->kid[1 - k];
-	int		 p[2], fd;
+	struct kid	*peer = &m->kid[p], *q = &m->kid[KID_QMGR];
+	struct kid	*other = to_qmgr ? peer : q;
+	int		*mine = to_qmgr ? &peer->qpending : &peer->pending;
+	int		*theirs = to_qmgr ? &peer->pending : &peer->qpending;
+	char		 tag = to_qmgr ? 'P' : peer_tag[p];
+	int		 sv[2], fd;
 
-	if (m->kid[k].pending != -1) {
-		fd = m->kid[k].pending;
-		m->kid[k].pending = -1;
+	if (*mine != -1) {
+		fd = *mine;
+		*mine = -1;
 		return fd;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) == -1) {
-		log_warn_errno("socketpair for %s", m->kid[k].name);
+	if (socketpair(AF_UNIX, peer_type[p] | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn_errno("socketpair for %s", peer->name);
 		return -1;
 	}
 	if (other->pid > 0) {
-		if (fd_send(other->ctl, p[1], 'P') == -1)
+		if (fd_send(other->ctl, sv[1], tag) == -1)
 			log_warn_errno("passing the new %s socket to %s",
-			    m->kid[k].name, other->name);
-		close(p[1]);
-	} else {
-		if (other->pending != -1)
-			close(other->pending);
-		other->pending = p[1];
+			    to_qmgr ? q->name : peer->name, other->name);
+		close(sv[1]);
+	} else
+		keep(theirs, sv[1]);
+	return sv[0];
+}
+
+/* Master runs as root: copy resolv_conf_file to CHROOT/etc/resolv.conf
+ * (a temporary file renamed over the old one), so that resolve, chrooted,
+ * reads the host's resolver configuration. A failure is logged: resolve
+ * then keeps what it has, or uses the resolver's defaults. */
+void
+resolv_copy(struct master *m)
+{
+	char	 dst[PATH_MAX], tmp[PATH_MAX], b[8192];
+	ssize_t	 n;
+	int	 in, out, ok = 1;
+
+	if ((size_t)snprintf(dst, sizeof(dst), "%s/etc/resolv.conf",
+	    m->conf->resolve_chroot_directory) >= sizeof(dst) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.new", dst) >= sizeof(tmp)) {
+		log_warn("resolve_chroot_directory too long");
+		return;
 	}
-	return p[0];
+	if ((in = open(m->conf->resolv_conf_file, O_RDONLY | O_CLOEXEC)) ==
+	    -1) {
+		log_warn_errno("resolv_conf_file %s", m->conf->resolv_conf_file);
+		return;
+	}
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1) {
+		log_warn_errno("%s (run postern setup)", tmp);
+		close(in);
+		return;
+	}
+	while ((n = read(in, b, sizeof(b))) > 0)
+		if (write(out, b, (size_t)n) != n) {
+			ok = 0;
+			break;
+		}
+	if (n == -1)
+		ok = 0;
+	if (fchmod(out, 0644) == -1 || close(out) == -1)
+		ok = 0;
+	close(in);
+	if (!ok || rename(tmp, dst) == -1) {
+		log_warn_errno("copying %s to %s", m->conf->resolv_conf_file,
+		    dst);
+		unlink(tmp);
+	}
 }
 
 void
@@ -182,20 +251,24 @@ child_start(struct master *m, int k)
 {
 	struct kid	*c = &m->kid[k];
 	char		*argv[6];
-	int		 peer, ctl[2], fds[2], n = 0;
+	int		 peers[KID_PEERS], ctl[2], fds[4], nfds, n = 0, p;
 	pid_t		 pid;
 
 	c->restart_ms = 0;
-	if ((peer = child_peer(m, k)) == -1) {
-		child_schedule(m, &m->kid[k], 0);
-		return;
-	}
+	for (p = 0; p < KID_PEERS; p++)
+		peers[p] = -1;
+	if (k == KID_QMGR) {
+		for (p = 0; p < KID_PEERS; p++)
+			if ((peers[p] = child_pair(m, p, 1)) == -1)
+				goto fail;
+	} else if ((peers[0] = child_pair(m, k, 0)) == -1)
+		goto fail;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) {
 		log_warn_errno("socketpair for %s", c->name);
-		close(peer);
-		child_schedule(m, &m->kid[k], 0);
-		return;
+		goto fail;
 	}
+	if (k == KID_RESOLVE && priv_is_root())
+		resolv_copy(m);
 	argv[n++] = (char *)c->name;
 	argv[n++] = (char *)"-c";
 	argv[n++] = m->confdir;
@@ -204,16 +277,27 @@ child_start(struct master *m, int k)
 	argv[n] = NULL;
 
 	if ((pid = fork_quiet()) == 0) {
-		fds[0] = peer;
+		/* qmgr: 3 lspawn, 4 control, 5 resolve, 6 rspawn; a peer:
+		 * 3 qmgr, 4 control. resolve and rspawn start as root to
+		 * chroot, and drop to their users themselves. */
+		fds[0] = peers[0];	/* qmgr: lspawn's */
 		fds[1] = ctl[1];
-		child_place_fds(fds, 2);
+		nfds = 2;
+		if (k == KID_QMGR) {
+			fds[2] = peers[KID_RESOLVE];
+			fds[3] = peers[KID_RSPAWN];
+			nfds = 4;
+		}
+		child_place_fds(fds, nfds);
 		child_devnull(1, 1);
-		closefrom(5);
+		closefrom(3 + nfds);
 		if (k == KID_QMGR && priv_is_root())
 			priv_drop(m->conf->queue_user, NULL);
 		child_exec(m, c->name, argv);
 	}
-	close(peer);
+	for (p = 0; p < KID_PEERS; p++)
+		if (peers[p] != -1)
+			close(peers[p]);
 	close(ctl[1]);
 	if (pid == -1) {
 		log_warn_errno("fork %s", c->name);
@@ -226,25 +310,33 @@ child_start(struct master *m, int k)
 	c->started_once = 1;
 	c->started_ms = now_ms();
 	log_info("started %s (pid %ld)", c->name, (long)pid);
+	return;
+fail:
+	for (p = 0; p < KID_PEERS; p++)
+		if (peers[p] != -1)
+			close(peers[p]);
+	child_schedule(m, &m->kid[k], 0);
 }
 
 void
 child_exited(struct master *m, int k, int status)
 {
 	struct kid	*c = &m->kid[k];
-	struct kid	*other = &m->kid[1 - k];
 	char		 how[96];
+	int		 p;
 
 	status_text(status, how, sizeof(how));
 	log_info("%s (pid %ld) exited: %s", c->name, (long)c->pid, how);
 	c->pid = 0;
 	close(c->ctl);
 	c->ctl = -1;
-	/* An end kept for the partner was paired with the one that died. */
-	if (other->pending != -1) {
-		close(other->pending);
-		other->pending = -1;
-	}
+	/* An end kept for the other side was paired with the one that
+	 * died. */
+	if (k == KID_QMGR) {
+		for (p = 0; p < KID_PEERS; p++)
+			keep(&m->kid[p].pending, -1);
+	} else
+		keep(&c->qpending, -1);
 	if (!m->stopping)
 		child_schedule(m, &m->kid[k], now_ms() - c->started_ms);
 }

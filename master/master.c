@@ -5,13 +5,14 @@
  * submission_listen, smtps_listen) and the local submission socket
  * (local_submit_socket, for sendmail; local.c), refuse clients past their per-address
  * limits (limits.c), start and supervise the long-running children
- * (lspawn, qmgr, sessiond) with restart backoff, and hand each accepted
+ * (lspawn, resolve, rspawn, qmgr, sessiond) with restart backoff, and
+ * hand each accepted
  * connection to sessiond, which forks the pair smtpd + enqueue joined by a
  * socketpair without exec (while sessiond is down, master forks and execs
  * the pair itself).
  * SIGTERM/SIGINT stop everything; SIGHUP re-reads the configuration (a bad
- * file is refused and the running one kept) and is passed on to qmgr and
- * lspawn.
+ * file is refused and the running one kept) and is passed on to every
+ * child; resolv_conf_file is copied into resolve's chroot again.
  *
  * Privileges: runs as root and never drops (it must bind port 25 and start
  * lspawn, which stays root). It reads nothing from the network: a client's
@@ -20,9 +21,11 @@
  * or chroot, and that is logged once.
  *
  * Pipes (see docs/protocols.md, "master -> every child"):
- *   lspawn, qmgr: fd 3 = their shared peer socketpair, fd 4 = a control
- *     socket whose other end master keeps; a restarted child's new peer end
- *     is passed to the survivor over it (SCM_RIGHTS, tag 'P').
+ *   lspawn, resolve, rspawn: fd 3 = the socketpair each shares with qmgr,
+ *     fd 4 = a control socket whose other end master keeps; qmgr: fd 3, 5
+ *     and 6 = its ends of those pairs, fd 4 = control. A restarted child's
+ *     new ends are passed to the survivors over their control sockets
+ *     (SCM_RIGHTS, tags in child.c).
  *   sessiond: fd 3 = a SOCK_SEQPACKET socketpair: 'S' records with the
  *     connection (SCM_RIGHTS) out, 'X' (session over) in; its own process
  *     group, which stopping signals whole.
@@ -223,6 +226,8 @@ master_reload(struct master *m)
 		    "use it; still using %s", c->spool_directory, m->spool);
 	free(m->conf);
 	m->conf = c;
+	if (priv_is_root())
+		resolv_copy(m);		/* resolve re-reads it when it changed */
 	for (k = 0; k < KID_COUNT; k++)
 		if (m->kid[k].pid > 0)
 			kill(m->kid[k].pid, SIGHUP);

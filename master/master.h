@@ -27,17 +27,19 @@
 
 #include "conf.h"
 
-/* The long-running children, in start order: lspawn first, so qmgr finds
- * its peer ready. */
-enum { KID_LSPAWN, KID_QMGR, KID_COUNT };
+/* The long-running children, in start order: qmgr's peers first, so qmgr
+ * finds them ready. Each peer shares one socketpair with qmgr (child.c). */
+enum { KID_LSPAWN, KID_RESOLVE, KID_RSPAWN, KID_QMGR, KID_COUNT };
+#define KID_PEERS	KID_QMGR	/* the kids before it are qmgr's peers */
 
 struct kid {
-	const char	*name;		/* "lspawn", "qmgr" */
+	const char	*name;		/* "lspawn", "resolve", ... */
 	pid_t		 pid;		/* 0: not running */
 	int		 ctl;		/* master's end of fd 4; -1 */
-	int		 pending;	/* a peer end kept for this kid while
-					 * it is down and its partner runs;
-					 * -1 */
+	int		 pending;	/* a peer's end kept for it while it is
+					 * down and qmgr runs; -1 */
+	int		 qpending;	/* a peer's: qmgr's end of its pair,
+					 * kept while qmgr is down; -1 */
 	int		 started_once;	/* qmgr gets -i only the first time */
 	long long	 started_ms;	/* monotonic, when forked */
 	long long	 restart_ms;	/* monotonic, when due; 0: not due */
@@ -112,6 +114,7 @@ void	 listen_close(struct master *);
 
 /* child.c */
 void	 child_init(struct master *);
+void	 resolv_copy(struct master *);
 void	 child_start(struct master *, int which);
 void	 child_exited(struct master *, int which, int status);
 int	 child_find(const struct master *, pid_t);

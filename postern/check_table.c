@@ -18,8 +18,25 @@
 
 #include "alias.h"
 #include "buf.h"
+#include "route.h"
 #include "table.h"
 #include "postern.h"
+
+/* The compiler of each table: aliases has the /etc/aliases format
+ * (common/alias.c); routes and tls_policy have their values checked
+ * (common/route.c); the rest are plain "key value" tables. */
+int
+table_compile(const char *name, const char *src, const char *dst,
+    struct buf *err)
+{
+	if (strcmp(name, "aliases") == 0)
+		return alias_build(src, dst, err);
+	if (strcmp(name, "routes") == 0)
+		return table_build_checked(src, dst, route_check, err);
+	if (strcmp(name, "tls_policy") == 0)
+		return table_build_checked(src, dst, tls_policy_check, err);
+	return table_build(src, dst, err);
+}
 
 int
 check_table_parse(const char *name, const char *src, struct buf *err)
@@ -38,8 +55,7 @@ check_table_parse(const char *name, const char *src, struct buf *err)
 		rmdir(dir);
 		return -1;
 	}
-	rc = strcmp(name, "aliases") == 0 ? alias_build(src, dst, err) :
-	    table_build(src, dst, err);
+	rc = table_compile(name, src, dst, err);
 	(void)unlink(dst);
 	(void)rmdir(dir);
 	return rc;

@@ -30,7 +30,7 @@
 
 /* DESIGN.md, "Configuration": the tables an instance may have. */
 static const char *const tables[] = { "aliases", "domains", "virtual",
-    "relay", "access", "routes", "passwd" };
+    "relay", "access", "routes", "tls_policy", "passwd" };
 
 static int
 map_name_ok(const char *s)
@@ -68,9 +68,7 @@ cmd_makemap(const char *confdir, int argc, char **argv)
 		complain("path too long: %s", c.confdir);
 		return EX_USAGE;
 	}
-	/* aliases has a format of its own, /etc/aliases' (common/alias.c). */
-	if ((strcmp(argv[1], "aliases") == 0 ? alias_build(src, dst, &err) :
-	    table_build(src, dst, &err)) == -1) {
+	if (table_compile(argv[1], src, dst, &err) == -1) {
 		complain("%s", buf_str(&err));
 		buf_free(&err);
 		return 1;

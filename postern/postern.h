@@ -39,6 +39,8 @@ int	 cmd_check(const char *confdir, int argc, char **argv);
 /* check_table.c: parse a table as makemap would; 0, or -1 with
  * "file:line: what" in err. */
 int	 check_table_parse(const char *name, const char *src, struct buf *err);
+int	 table_compile(const char *name, const char *src, const char *dst,
+	    struct buf *err);
 
 /* queue.c, queue_ops.c */
 int	 cmd_queue(const char *confdir, int argc, char **argv);

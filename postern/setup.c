@@ -3,13 +3,17 @@
  * what Postern expects. Idempotent: run it again after an upgrade or a
  * mistake, and it creates what is missing and puts owners and modes back.
  *
- *   users        smtpd_user, queue_user, virtual_mail_user: system users
+ *   users        smtpd_user, queue_user, virtual_mail_user, resolve_user,
+ *                remote_user: system users
  *                with their own group, no home, no shell (useradd, run with
  *                execve and an argv: a name never meets a shell)
  *   spool        root:root 0755; tmp new active deferred hold corrupt state
  *                control
  *                queue_user 0700; trigger a FIFO, queue_user 0600
- *   chroot       smtpd_chroot_directory root:root 0755, should be empty
+ *   chroot       smtpd_chroot_directory root:root 0755, should be empty;
+ *                remote_chroot_directory likewise (rspawn's);
+ *                resolve_chroot_directory root:root 0755 with etc/ in it
+ *                (master copies resolv_conf_file to etc/resolv.conf)
  *   virtual      virtual_mailbox_base virtual_mail_user 0700
  *   passwd       CONFDIR/passwd and passwd.cdb (AUTH hashes), when there:
  *                root, group queue_user's, 0640
@@ -300,6 +304,8 @@ cmd_setup(const char *confdir, int argc, char **argv)
 		user_create(c.smtpd_user);
 		user_create(c.queue_user);
 		user_create(c.virtual_mail_user);
+		user_create(c.resolve_user);
+		user_create(c.remote_user);
 	}
 	root = owner_of(NULL);
 	queue = owner_of(c.queue_user);
@@ -322,6 +328,15 @@ cmd_setup(const char *confdir, int argc, char **argv)
 	fifo_make(p, queue);
 	dir_make(c.smtpd_chroot_directory, root, 0755);
 	chroot_check_empty(c.smtpd_chroot_directory);
+	dir_make(c.remote_chroot_directory, root, 0755);
+	chroot_check_empty(c.remote_chroot_directory);
+	dir_make(c.resolve_chroot_directory, root, 0755);
+	if ((size_t)snprintf(p, sizeof(p), "%s/etc",
+	    c.resolve_chroot_directory) >= sizeof(p)) {
+		complain("resolve_chroot_directory too long");
+		return EX_CONFIG;
+	}
+	dir_make(p, root, 0755);
 	dir_make(c.virtual_mailbox_base, vmail, 0700);
 	secret_fix(&c, "passwd", queue);
 	secret_fix(&c, "passwd.cdb", queue);

@@ -1,17 +1,21 @@
 /*
  * qmgr.c: the queue manager. Picks up committed messages from new/ and
  * deferred/, moves each into active/, routes its recipients (common/rcpt.c),
- * hands local deliveries to lspawn, records every outcome in state/ID before
- * acting on it, and then removes the message or defers it with a retry time.
+ * hands local deliveries to lspawn and remote ones, once resolve has found
+ * their hosts, to rspawn; records every outcome in state/ID before acting
+ * on it, and then removes the message or defers it with a retry time.
  *
  * Privileges: runs as queue_user (master drops it there before exec), no
  * chroot; cwd is the spool directory, so every path it touches is relative.
  *
  * Pipes (set up by master, docs/protocols.md):
  *   fd 3  socketpair to lspawn: 'L' requests out, 'O' outcomes in
- *   fd 4  control socketpair to master: a 'P'-tagged SCM_RIGHTS message
- *         carries a new lspawn socket after master restarted lspawn; EOF
- *         means master is gone and qmgr exits 0
+ *   fd 4  control socketpair to master: an SCM_RIGHTS message carries a
+ *         new socket after master restarted a peer: tag 'P' lspawn's, 'R'
+ *         resolve's, 'S' rspawn's; EOF means master is gone: exit 0
+ *   fd 5  socketpair to resolve: 'Q' queries out, 'A' answers in
+ *   fd 6  SOCK_SEQPACKET to rspawn: 'T' requests (with the queue file's
+ *         fd) out, 'R' and 'E' in
  *   spool/trigger  FIFO: any byte means "look at new/ now"
  *
  * Usage: qmgr -c CONFDIR [-i]   (-i: first start of the instance, no session
@@ -43,6 +47,8 @@
 
 #define QMGR_LSPAWN_FD	3
 #define QMGR_CONTROL_FD	4
+#define QMGR_RESOLVE_FD	5
+#define QMGR_RSPAWN_FD	6
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -164,7 +170,7 @@ trigger_drain(int fd)
 	return flush;
 }
 
-/* fd 4: master hands over a new lspawn socket, or has gone away. */
+/* fd 4: master hands over a new peer socket, or has gone away. */
 static void
 control_read(struct qmgr *q)
 {
@@ -182,13 +188,21 @@ control_read(struct qmgr *q)
 		log_warn_errno("control socket: bad message");
 		return;
 	}
-	if (tag != 'P') {
+	switch (tag) {
+	case 'P':
+		qmgr_deliver_attach(q, fd);
+		break;
+	case 'R':
+		qmgr_resolve_attach(q, fd);
+		break;
+	case 'S':
+		qmgr_remote_attach(q, fd);
+		break;
+	default:
 		log_warn("control socket: unknown tag 0x%02x, ignored",
 		    (unsigned char)tag);
 		close(fd);
-		return;
 	}
-	qmgr_deliver_attach(q, fd);
 }
 
 static long long
@@ -205,14 +219,14 @@ main(int argc, char *argv[])
 {
 	static struct qmgr q;		/* static: large, and zeroed */
 	struct buf	 err = BUF_INIT;
-	struct pollfd	 pfd[3];
+	struct pollfd	 pfd[5];
 	sigset_t	 waitmask;
 	struct timespec	 ts;
 	const char	*confdir = NULL;
 	long long	 ms, wake;
 	time_t		 now, next_rescan;
 	int		 ch, initial = 0, trig, scan_new, n, i;
-	int		 ilsp, ictl, itrig;
+	int		 ilsp, ictl, itrig, ires, irsp;
 
 	log_init("qmgr", 0);
 	while ((ch = getopt(argc, argv, "c:i")) != -1) {
@@ -247,6 +261,11 @@ main(int argc, char *argv[])
 	else
 		log_warn("fd %d (lspawn) is not open; waiting for master",
 		    QMGR_LSPAWN_FD);
+	qmgr_dest_init(&q);
+	if (fcntl(QMGR_RESOLVE_FD, F_GETFD) != -1)
+		qmgr_resolve_attach(&q, QMGR_RESOLVE_FD);
+	if (fcntl(QMGR_RSPAWN_FD, F_GETFD) != -1)
+		qmgr_remote_attach(&q, QMGR_RSPAWN_FD);
 
 	qmgr_recover(&q, initial);
 	trig = trigger_open();
@@ -287,15 +306,26 @@ main(int argc, char *argv[])
 		if (q.next_due != 0 && q.next_due <= now)
 			qmgr_scan_deferred(&q, now);
 		qmgr_deliver_pump(&q);
+		qmgr_dest_pump(&q);
 
 		n = 0;
 		ictl = n;
 		pfd[n].fd = QMGR_CONTROL_FD;
 		pfd[n++].events = POLLIN;
-		ilsp = itrig = -1;
+		ilsp = itrig = ires = irsp = -1;
 		if (q.lspawn_fd != -1) {
 			ilsp = n;
 			pfd[n].fd = q.lspawn_fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (q.resolve_fd != -1) {
+			ires = n;
+			pfd[n].fd = q.resolve_fd;
+			pfd[n++].events = POLLIN;
+		}
+		if (q.rspawn_fd != -1) {
+			irsp = n;
+			pfd[n].fd = q.rspawn_fd;
 			pfd[n++].events = POLLIN;
 		}
 		if (trig != -1) {
@@ -327,6 +357,12 @@ main(int argc, char *argv[])
 		if (ilsp != -1 && pfd[ilsp].revents != 0 &&
 		    q.lspawn_fd == pfd[ilsp].fd)
 			qmgr_deliver_read(&q);
+		if (ires != -1 && pfd[ires].revents != 0 &&
+		    q.resolve_fd == pfd[ires].fd)
+			qmgr_resolve_read(&q);
+		if (irsp != -1 && pfd[irsp].revents != 0 &&
+		    q.rspawn_fd == pfd[irsp].fd)
+			qmgr_remote_read(&q);
 		if (itrig != -1 && pfd[itrig].revents != 0) {
 			if (trigger_drain(trig))
 				q.next_due = time(NULL);

@@ -11,6 +11,10 @@
  *                   a user's .forward (lspawn's 'F' answer) likewise
  *   qmgr_control.c  the operator's hold and delete requests for active/
  *   qmgr_bounce.c   expiry and the RFC 3464 reports at the end of a pass
+ *   qmgr_dest.c     remote recipients: their destination (routes and
+ *                   tls_policy tables) and the resolve protocol
+ *   qmgr_remote.c   the rspawn protocol: batches of one message's
+ *                   recipients at one destination, concurrency limits
  *
  * One struct qmgr holds the whole state of the process; every module takes a
  * pointer to it. Memory is bounded by qmgr_message_active_limit: only
@@ -28,10 +32,12 @@
 #include "io.h"
 #include "rcpt.h"
 #include "spool.h"
+#include "table.h"
+#include "addr.h"
 
 struct qmsg;
 
-/* One recipient to hand to lspawn. */
+/* One recipient to hand to lspawn, or (kind 'r') to rspawn. */
 struct qjob {
 	struct qjob	*next;
 	struct qmsg	*msg;
@@ -39,7 +45,8 @@ struct qjob {
 	size_t		 index;		/* into the queue file's 'R' records */
 	char		 kind;		/* 'u' user, 'm' user's mailbox only
 					 * (no .forward), 'v' virtual, 'f'
-					 * file, 'p' pipe (docs/protocols.md) */
+					 * file, 'p' pipe (docs/protocols.md);
+					 * 'r' remote: target is the address */
 	char		*rcpt;		/* the address, for Delivered-To: */
 	char		*target;	/* user, mailbox path, file, command */
 	char		*as;		/* 'f', 'p': the user to run as */
@@ -73,6 +80,47 @@ struct qjobq {
 	size_t		 n;
 };
 
+/* Where remote recipients go: one route (mode, name, port) with one TLS
+ * policy; resolved once for every recipient waiting on it. */
+struct qdest {
+	struct qdest	*next;
+	char		 mode;		/* 'm' MX, 'a' addresses (route.h) */
+	char		 name[ADDR_DOMAIN_MAX + 8];
+	int		 port;
+	char		 tls[8];	/* none, may, encrypt, verify */
+	char		*hosts;		/* resolve's answer; NULL: none yet */
+	time_t		 resolved;	/* when hosts came */
+	uint64_t	 qid;		/* the query outstanding; 0: none */
+	char		 fstatus;	/* Z or D: every job here fails so */
+	char		 fcode[16];
+	char		*ftext;
+	struct qjobq	 jobs;		/* waiting for an answer or a slot */
+	size_t		 active;	/* 'T' requests outstanding */
+};
+
+/* One 'T' request outstanding at rspawn: one message, one destination. */
+struct qbatch {
+	struct qbatch	*next;
+	uint64_t	 reqid;
+	struct qdest	*dest;
+	size_t		 n;
+	struct qjob	**jobs;
+	char		*status;	/* per job: 0 until its 'R' */
+	char		(*code)[16];
+	char		**text;
+	char		**mta;
+};
+
+/* One job's outcome, for qmgr_msg_outcomes(). */
+struct qresult {
+	struct qjob	*job;
+	char		 status;
+	const char	*code;
+	const char	*text;
+	const char	*mta;		/* the remote server, or "" */
+	const char	*relay;		/* for the log */
+};
+
 /* One message in active/. */
 struct qmsg {
 	struct qmsg	*prev, *next;
@@ -97,6 +145,15 @@ struct qmgr {
 	uint64_t	 reqid;		/* last request id used */
 	int		 lspawn_fd;	/* -1 while master has not given one */
 	struct io	 lspawn;
+	/* remote delivery */
+	struct table	 routes;
+	struct table	 tls_policy;
+	struct qdest	*dests;
+	struct qbatch	*batches;	/* outstanding at rspawn */
+	size_t		 remote_active;	/* batches outstanding */
+	int		 resolve_fd;	/* -1: none */
+	struct io	 resolve;
+	int		 rspawn_fd;	/* SOCK_SEQPACKET; -1: none */
 };
 
 /* qmgr_scan.c */
@@ -109,6 +166,9 @@ void	 qmgr_corrupt(const char *dir, const char *name, const char *why);
 void	 qmgr_msg_take(struct qmgr *, const char *dir, const char *id);
 void	 qmgr_msg_outcome(struct qmgr *, struct qjob *, char status,
 	    const char *code, const char *text);
+/* Outcomes of several jobs OF ONE MESSAGE, recorded with one write and one
+ * fsync (one SMTP transaction's). The jobs are consumed. */
+void	 qmgr_msg_outcomes(struct qmgr *, struct qresult *, size_t n);
 void	*qmgr_xcalloc(size_t n, size_t size);
 char	*qmgr_xstrdup(const char *);
 
@@ -119,6 +179,8 @@ void	 qmgr_deliver_pump(struct qmgr *);
 void	 qmgr_deliver_read(struct qmgr *);
 void	 qmgr_deliver_attach(struct qmgr *, int fd);
 void	 qmgr_deliver_lost(struct qmgr *, const char *why);
+/* 1 when code is an RFC 3463 code ("d.d.d") of status's class. */
+int	 qmgr_code_valid(const char *code, char status);
 
 /* qmgr_alias.c: 1 when jobs were queued for recipient index (an alias);
  * 0 when the outcome is decided now: *status, code (16 bytes) and *text
@@ -138,6 +200,20 @@ int	 qmgr_alias_job_done(struct qjob *, char *status, const char **code,
 void	 qmgr_alias_forward(struct qmgr *, struct qjob *, const char *targets);
 /* The group and what it owns. */
 void	 qmgr_group_free(struct qgroup *);
+
+/* qmgr_dest.c */
+void	 qmgr_dest_init(struct qmgr *);
+void	 qmgr_remote_add(struct qmgr *, struct qjob *);	/* kind 'r' */
+void	 qmgr_dest_pump(struct qmgr *);
+void	 qmgr_resolve_read(struct qmgr *);
+void	 qmgr_resolve_attach(struct qmgr *, int fd);
+void	 qmgr_dest_release(struct qmgr *, struct qdest *);
+
+/* qmgr_remote.c */
+/* Send what may go now from d's jobs. */
+void	 qmgr_remote_send(struct qmgr *, struct qdest *);
+void	 qmgr_remote_read(struct qmgr *);
+void	 qmgr_remote_attach(struct qmgr *, int fd);
 
 /* qmgr_retry.c */
 time_t	 qmgr_retry_delay(const struct conf *, time_t now, long long arrival);

@@ -20,8 +20,8 @@
  * that cannot be read or is wrong, or an alias_user that does not exist or
  * is root (Z 4.3.0: the operator's to fix, the mail waits).
  *
- * Decided per target here: an unknown name (D 5.1.1) and a remote address
- * (Z 4.4.0 until remote delivery exists). A duplicate final target is
+ * Decided per target here: an unknown name (D 5.1.1); a remote address is
+ * a final target of kind 'r', delivered through rspawn. A duplicate final target is
  * delivered once. The outcomes of all targets fold into the recipient's:
  * all K -> K; any Z -> Z (the whole expansion is tried again on the next
  * pass, so targets that had it get it again: at-least-once,
@@ -120,7 +120,7 @@ static void
 decided(struct expand *e, const char *target, char status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* A target decided here (unknown, remote). */
+/* A target decided here (unknown, bad syntax). */
 static void
 decided(struct expand *e, const char *target, char status, const char *code,
     const char *fmt, ...)
@@ -462,9 +462,7 @@ expand_target(struct expand *e, const char *t)
 		final_add(e, 'v', r.mailbox);
 		break;
 	case RCPT_REMOTE:
-		/* Remote delivery (rspawn) is not written yet. */
-		decided(e, t, 'Z', "4.4.0", "%s target <%s>: remote "
-		    "delivery is not available yet", e->what, t);
+		final_add(e, 'r', t);	/* through rspawn (qmgr_dest.c) */
 		break;
 	case RCPT_UNKNOWN:
 		unknown(e, t);

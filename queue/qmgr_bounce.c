@@ -317,6 +317,7 @@ qmgr_bounce_pass(struct qmgr *q, struct qmsg *m)
 		} else if (st[i].status == m->status[i]) {
 			rc[n].code = st[i].code;
 			rc[n].text = st[i].text;
+			rc[n].mta = st[i].mta;
 		} else {
 			/* not recorded this pass (a full disk) */
 			rc[n].code = kind == DSN_FAILED ? "5.0.0" : "4.0.0";

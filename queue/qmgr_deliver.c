@@ -44,7 +44,6 @@ static struct qjob *jobq_pop(struct qjobq *);
 static struct qjob *jobq_take_reqid(struct qjobq *, uint64_t);
 static void	 requeue_outstanding(struct qmgr *);
 static int	 job_send(struct qmgr *, struct qjob *);
-static int	 code_valid(const char *code, char status);
 static int	 reply_handle(struct qmgr *, const struct buf *payload);
 
 static void
@@ -95,10 +94,14 @@ jobq_take_reqid(struct qjobq *jq, uint64_t reqid)
 	return NULL;
 }
 
+/* Local jobs wait here for lspawn; remote ones at their destination. */
 void
 qmgr_job_add(struct qmgr *q, struct qjob *j)
 {
-	jobq_push(&q->pending, j);
+	if (j->kind == 'r')
+		qmgr_remote_add(q, j);
+	else
+		jobq_push(&q->pending, j);
 }
 
 void
@@ -208,8 +211,8 @@ qmgr_deliver_pump(struct qmgr *q)
 
 /* 1 when code is "d.d.d" (RFC 3463: class 1 digit, subject and detail
  * 1-3 digits) with the class of status; 0 otherwise. */
-static int
-code_valid(const char *code, char status)
+int
+qmgr_code_valid(const char *code, char status)
 {
 	const char	*p = code;
 	int		 part, n;
@@ -263,7 +266,7 @@ reply_handle(struct qmgr *q, const struct buf *payload)
 		return 0;
 	}
 	code = f[2];
-	if (!code_valid(code, status)) {
+	if (!qmgr_code_valid(code, status)) {
 		log_warn("%s: lspawn sent a bad status code for <%s>",
 		    j->msg->id, j->rcpt);
 		code = status == 'K' ? "2.0.0" : status == 'Z' ? "4.0.0" :

@@ -5,8 +5,9 @@
  * (common/qfile.c), reads state/ID to skip recipients already done (K or D
  * from an earlier pass), routes the others (common/rcpt.c, asked again now
  * because tables may have changed since RCPT time), records the outcomes it
- * can decide alone (unknown user, remote, lookup failure) in one write and
- * one fsync, and queues a job for each local or virtual delivery.
+ * can decide alone (unknown user, lookup failure) in one write and
+ * one fsync, and queues a job for each local, virtual or remote delivery
+ * (remote ones wait at their destination, qmgr_dest.c).
  *
  * qmgr_msg_outcome() records lspawn's answer for one recipient in state/ID
  * before acting on it (DESIGN.md invariants: at-least-once). When every
@@ -38,7 +39,7 @@
 #include "qmgr.h"
 
 /* Outcomes qmgr decides without lspawn. */
-enum { LOCAL_NONE, LOCAL_UNKNOWN, LOCAL_REMOTE, LOCAL_TEMPFAIL,
+enum { LOCAL_NONE, LOCAL_UNKNOWN, LOCAL_TEMPFAIL,
     LOCAL_BADADDR, LOCAL_UNRECORDED, LOCAL_ALIAS };
 #define UNRECORDED_CODE	"4.3.0"
 #define UNRECORDED_TEXT	"outcome could not be recorded in state/"
@@ -60,10 +61,6 @@ struct alias_outcome {
 
 static const struct outcome local_outcome[] = {
 	[LOCAL_UNKNOWN] =  { 'D', "local", "5.1.1", "user unknown" },
-	/* Remote delivery (rspawn) is not written yet: such mail waits in
-	 * deferred/ and is retried on the normal schedule. */
-	[LOCAL_REMOTE] =   { 'Z', "none", "4.4.0",
-	    "remote delivery is not available yet" },
 	[LOCAL_TEMPFAIL] = { 'Z', "local", "4.3.0",
 	    "temporary lookup failure" },
 	/* qfile_read() checked the syntax already; this is the belt. */
@@ -154,7 +151,7 @@ msg_route(struct qmgr *q, struct qmsg *m, size_t index, const char *rcpt,
 	case RCPT_UNKNOWN:
 		return LOCAL_UNKNOWN;
 	case RCPT_REMOTE:
-		return LOCAL_REMOTE;
+		break;
 	case RCPT_TEMPFAIL:
 	default:
 		return LOCAL_TEMPFAIL;
@@ -163,7 +160,11 @@ msg_route(struct qmgr *q, struct qmsg *m, size_t index, const char *rcpt,
 	j->msg = m;
 	j->index = index;
 	j->rcpt = qmgr_xstrdup(rcpt);
-	if (route.kind == RCPT_USER) {
+	if (route.kind == RCPT_REMOTE) {
+		/* qmgr_dest.c: by its domain's route, through rspawn */
+		j->kind = 'r';
+		j->target = qmgr_xstrdup(rcpt);
+	} else if (route.kind == RCPT_USER) {
 		j->kind = 'u';
 		j->target = qmgr_xstrdup(route.user);
 	} else {
@@ -304,31 +305,71 @@ void
 qmgr_msg_outcome(struct qmgr *q, struct qjob *j, char status,
     const char *code, const char *text)
 {
-	struct qmsg	*m = j->msg;
-	struct buf	 rec = BUF_INIT;
+	struct qresult	 r;
 
-	/* One target of an alias: the recipient's outcome waits for the
-	 * others (qmgr_alias.c folds them into one). */
-	if (j->group != NULL && qmgr_alias_job_done(j, &status, &code,
-	    &text) == 0)
-		return;
-	if (m->status[j->index] != 0)
-		panic("%s: recipient %zu has two outcomes in one pass",
-		    m->id, j->index);
-	if (qstate_put(&rec, j->index, status, code, text) == -1 ||
-	    qstate_append(m->id, &rec) == -1) {
-		log_warn_errno("%s: cannot record the outcome for <%s> "
-		    "(%c %s), will deliver again", m->id, j->rcpt, status,
-		    code);
-		status = 'Z';
-		code = UNRECORDED_CODE;
-		text = UNRECORDED_TEXT;
+	r.job = j;
+	r.status = status;
+	r.code = code;
+	r.text = text;
+	r.mta = "";
+	r.relay = "local";
+	qmgr_msg_outcomes(q, &r, 1);
+}
+
+void
+qmgr_msg_outcomes(struct qmgr *q, struct qresult *r, size_t n)
+{
+	struct qmsg	*m = r[0].job->msg;
+	struct buf	 rec = BUF_INIT;
+	unsigned char	*final;
+	const char	*text;
+	size_t		 i;
+	int		 failed = 0;
+
+	final = qmgr_xcalloc(n, 1);
+	for (i = 0; i < n; i++) {
+		if (r[i].job->msg != m)
+			panic("%s: outcomes of two messages in one batch",
+			    m->id);
+		/* One target of an alias: the recipient's outcome waits
+		 * for the others (qmgr_alias.c folds them into one). */
+		text = r[i].text;
+		if (r[i].job->group != NULL &&
+		    qmgr_alias_job_done(r[i].job, &r[i].status, &r[i].code,
+		    &r[i].text) == 0)
+			continue;
+		/* A folded outcome is another target's: not this server's. */
+		if (r[i].text != text)
+			r[i].mta = "";
+		final[i] = 1;
+		if (m->status[r[i].job->index] != 0)
+			panic("%s: recipient %zu has two outcomes in one pass",
+			    m->id, r[i].job->index);
+		if (qstate_put_remote(&rec, r[i].job->index, r[i].status,
+		    r[i].code, r[i].text, r[i].mta) == -1)
+			failed = 1;
+	}
+	/* One write, one fsync: the outcomes of one attempt together. */
+	if (rec.len > 0 && (failed || qstate_append(m->id, &rec) == -1)) {
+		log_warn_errno("%s: cannot record %zu outcome(s), will "
+		    "deliver again", m->id, n);
+		for (i = 0; i < n; i++) {
+			r[i].status = 'Z';
+			r[i].code = UNRECORDED_CODE;
+			r[i].text = UNRECORDED_TEXT;
+		}
 	}
 	buf_free(&rec);
-	msg_log(m, j->rcpt, "local", status, code, text);
-	m->status[j->index] = status;
-	m->pending--;
-	qmgr_job_free(j);
+	for (i = 0; i < n; i++) {
+		if (!final[i])
+			continue;	/* its group freed it */
+		msg_log(m, r[i].job->rcpt, r[i].relay, r[i].status,
+		    r[i].code, r[i].text);
+		m->status[r[i].job->index] = r[i].status;
+		m->pending--;
+		qmgr_job_free(r[i].job);
+	}
+	free(final);
 	if (m->pending == 0)
 		msg_done(q, m);
 }

@@ -19,7 +19,7 @@ import time
 
 BUILD = os.environ.get("POSTERN_BUILD", "build")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LIBEXEC_PROGS = ["master", "sessiond", "smtpd", "enqueue", "qmgr", "lspawn", "local", "lmtp"]
+LIBEXEC_PROGS = ["master", "sessiond", "smtpd", "enqueue", "qmgr", "lspawn", "local", "lmtp", "resolve", "rspawn"]
 
 
 def wait_for(pred, timeout=20.0, what="condition", interval=0.02):
@@ -198,6 +198,8 @@ class Instance:
             "hostname": "mx.test",
             "spool_directory": self.spool,
             "smtpd_chroot_directory": os.path.join(self.dir, "empty"),
+            "resolve_chroot_directory": os.path.join(self.dir, "resolve"),
+            "remote_chroot_directory": os.path.join(self.dir, "remote"),
             "virtual_mailbox_base": self.mail,
             "pid_file": os.path.join(self.dir, "postern.pid"),
             "smtpd_listen": "127.0.0.1:%d" % self.port,
