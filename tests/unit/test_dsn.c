@@ -65,11 +65,26 @@ main(void)
 	CHECK(!has(&b, "\nSubject: forged"));
 	CHECK(!has(&b, "\nBcc:"));
 	CHECK(has(&b, "Diagnostic-Code: x-unix; no  Subject: forged Bcc: x\n"));
+	/* a local agent's failure names no remote MTA */
+	CHECK(!has(&b, "Remote-MTA:"));
 	/* RET=HDRS (full 0): the header and its blank line, no body */
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\n\nReceived: x\n"
 	    "Subject: hi\n\n"));
 	CHECK(!has(&b, "secret body"));
 	CHECK(has(&b, "\n--AAAA/mx.test--\n"));
+
+	/* a remote server's reply: Remote-MTA and an smtp diagnostic
+	 * (RFC 3464 2.3.5, 2.3.6), its CR/LF flattened */
+	buf_reset(&b);
+	rc[0].mta = "mx1.example.org\nX-Evil: 1";
+	rc[0].text = "550 5.1.1 <a@mx.test>: Recipient address rejected";
+	CHECK(dsn_format(&b, &r, rc, 1) == 0);
+	CHECK(buf_addc(&b, '\0') == 0);
+	CHECK(has(&b, "\nRemote-MTA: dns; mx1.example.org X-Evil: 1\n"));
+	CHECK(!has(&b, "\nX-Evil"));
+	CHECK(has(&b, "\nDiagnostic-Code: smtp; 550 5.1.1 <a@mx.test>: "
+	    "Recipient address rejected\n"));
+	rc[0].mta = NULL;
 
 	buf_reset(&b);
 	r.full = 1;

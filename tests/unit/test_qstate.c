@@ -112,6 +112,31 @@ main(void)
 	CHECK(r[1].notified == 0);
 	CHECK(r[2].status == 'Z' && r[2].notified == QSTATE_N_DELAY);
 
+	/* a remote server's reply carries its name (5 fields); a later
+	 * local outcome (4 fields) has none */
+	buf_reset(&b);
+	CHECK(qstate_put_remote(&b, 0, 'D', "5.1.1", "550 5.1.1 no such user",
+	    "mx1.example.org") == 0);
+	CHECK(qstate_put_remote(&b, 1, 'Z', "4.0.0", "t", "a\nb") == -1);
+	CHECK(qstate_append(ID, &b) == 0);
+	CHECK(qstate_read(ID, r, 3) == 0);
+	CHECK(r[0].status == 'D');
+	CHECK_STR(r[0].mta, "mx1.example.org");
+	CHECK_STR(r[0].text, "550 5.1.1 no such user");
+	CHECK(r[0].notified == QSTATE_N_FAIL);
+	buf_reset(&b);
+	CHECK(qstate_put(&b, 0, 'K', "2.0.0", "delivered") == 0);
+	CHECK(qstate_append(ID, &b) == 0);
+	CHECK(qstate_read(ID, r, 3) == 0);
+	CHECK(r[0].status == 'K' && r[0].mta[0] == '\0');
+	/* six fields: malformed, skipped */
+	buf_reset(&b);
+	frame_put_fields(&b, 'O', "0", "D", "5.0.0", "t", "m", "x",
+	    (char *)NULL);
+	raw_append(b.data, b.len);
+	CHECK(qstate_read(ID, r, 3) == 0);
+	CHECK(r[0].status == 'K');
+
 	/* an invalid ID is never a path */
 	CHECK(qstate_append("../x", &b) == -1 && errno == EINVAL);
 	CHECK(qstate_read("../x", r, 3) == -1);
