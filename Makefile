@@ -205,7 +205,7 @@ fuzz: deps-test
 # Packages a fresh Debian 12 needs; installed only when missing, only as root.
 DEB_BUILD = build-essential libbsd-dev libssl-dev libcdb-dev libcrypt-dev
 DEB_TEST  = swaks python3 iproute2 procps clang libclang-rt-14-dev valgrind postfix \
-	    dovecot-core dovecot-lmtpd dovecot-imapd systemd openssl
+	    dovecot-core dovecot-lmtpd dovecot-imapd systemd openssl unbound
 deps:
 	@sh conf/deps.sh $(DEB_BUILD)
 deps-test:
