@@ -39,3 +39,15 @@ case " $missing " in *" dovecot-core "*)
 	fi
 	true ;;
 esac
+# unbound is only a test peer (tests/integration/test_resolve.py runs a
+# private instance on a loopback address): the package's own resolver,
+# which would answer on 127.0.0.1:53, is stopped and disabled.
+case " $missing " in *" unbound "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now unbound.service >/dev/null 2>&1
+	else
+		invoke-rc.d unbound stop >/dev/null 2>&1
+		update-rc.d unbound disable >/dev/null 2>&1
+	fi
+	true ;;
+esac
