@@ -166,8 +166,8 @@ $(SHIM): tests/faults/crashshim.c
 units: $(UNITS) $(SHIM)
 
 # libFuzzer harnesses (tests/fuzz/): built with clang into $(FZ)/, every
-# object instrumented for ASan+UBSan and coverage; smtpd's and sendmail's
-# objects (all but the files holding main()) go in an archive with
+# object instrumented for ASan+UBSan and coverage; smtpd's, sendmail's and
+# resolve's objects (all but the files holding main()) go in an archive with
 # common/'s, so that a harness links only what it calls.
 # "make fuzz" runs each for FUZZ_SECONDS on a copy of its corpus; "make
 # test" runs each briefly (tests/fuzz/run.sh, tallied by tests/run.sh).
@@ -187,13 +187,15 @@ $(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) tests/fuzz/fuzz.h
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FZ)/libfuzzlib.a: $(call fzobj,$(filter-out smtpd/smtpd.c,$(SMTPD_SRC)) \
-    $(filter-out sendmail/sendmail.c,$(SENDMAIL_SRC)) $(COMMON_SRC))
+    $(filter-out sendmail/sendmail.c,$(SENDMAIL_SRC)) \
+    $(filter-out resolve/resolve.c,$(RESOLVE_SRC)) $(COMMON_SRC))
 	rm -f $@
 	ar rcs $@ $^
 
 # smtpd's objects call OpenSSL (STARTTLS), linked in when a harness
 # pulls one of them in.
 $(FZ)/fuzz_%: LIBS += $(TLS_LIBS)
+$(FZ)/fuzz_dns: LIBS += -lresolv
 $(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FZ)/libfuzzlib.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FZ)/libfuzzlib.a $(LIBS)
 

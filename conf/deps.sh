@@ -53,7 +53,8 @@ case " $missing " in *" dovecot-core "*)
 	fi
 	true ;;
 esac
-# Unbound likewise: never a system service, only the test lab's (above).
+# Unbound likewise: never a system service, only the tests' private ones
+# (tests/integration/netlab.py, test_resolve.py).
 case " $missing " in *" unbound "*)
 	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 		systemctl disable --now unbound.service unbound-resolvconf.service \

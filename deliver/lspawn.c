@@ -48,9 +48,9 @@
 #include "addr.h"
 #include "buf.h"
 #include "conf.h"
-#include "fdpass.h"
 #include "frame.h"
 #include "log.h"
+#include "peer.h"
 #include "priv.h"
 #include "qfile.h"
 #include "rcpt.h"
@@ -62,8 +62,6 @@
 #include "forward.h"
 #include "pipe.h"
 
-#define LSPAWN_QMGR_FD		3
-#define LSPAWN_CTL_FD		4
 #define LSPAWN_ID_MAX		64	/* qmgr's request id, echoed back */
 /* A child's answer: an outcome, or a .forward's targets ('F'). */
 #define LSPAWN_RESULT_MAX	(FRAME_HDR + 3 * OUTCOME_TEXT_MAX + \
@@ -113,9 +111,7 @@ struct child {
 
 static struct conf	 conf;
 static const char	*confdir = CONFDIR_DEFAULT;
-static int		 qfd = -1;	/* qmgr; -1 between connections */
-static unsigned		 qgen;		/* bumped when qfd changes */
-static struct buf	 qin, qout;
+static struct peer	 qmgr;
 static struct child	*kids;
 static size_t		 nkids, nrunning;
 static int		 sigpipe_fds[2] = { -1, -1 };
@@ -170,18 +166,6 @@ lspawn_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-static void
-lspawn_nonblock(int fd)
-{
-	int fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		fatal_errno("fcntl");
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal_errno("fcntl");
-}
-
 static struct timespec
 lspawn_now(void)
 {
@@ -189,40 +173,6 @@ lspawn_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts;
-}
-
-/* Forget the qmgr connection. qmgr forgets what it had outstanding on it
- * too, and delivers those recipients again: at-least-once. */
-static void
-lspawn_qmgr_drop(const char *why)
-{
-	if (qfd != -1) {
-		log_warn("qmgr connection dropped: %s", why);
-		close(qfd);
-	}
-	qfd = -1;
-	qgen++;
-	buf_reset(&qin);
-	buf_reset(&qout);
-}
-
-static void
-lspawn_qmgr_flush(void)
-{
-	ssize_t n;
-
-	while (qfd != -1 && qout.len > 0) {
-		n = write(qfd, qout.data, qout.len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return;	/* poll() waits for POLLOUT */
-			lspawn_qmgr_drop(strerror(errno));
-			return;
-		}
-		buf_consume(&qout, (size_t)n);
-	}
 }
 
 /* Queue one 'O' reply for the qmgr connection gen; a reply meant for a
@@ -233,17 +183,19 @@ lspawn_reply(unsigned gen, const char *id, char status, const char *code,
 {
 	char st[2] = { status, '\0' };
 
-	if (qfd == -1 || gen != qgen) {
+	if (qmgr.fd == -1 || gen != qmgr.gen) {
 		log_info("request %s: qmgr connection gone, outcome %c %s "
 		    "dropped", id, status, code);
 		return;
 	}
-	if (frame_put_fields(&qout, 'O', id, st, code, text,
+	/* qmgr forgets what it had outstanding on a dropped connection,
+	 * and delivers those recipients again: at-least-once. */
+	if (frame_put_fields(&qmgr.out, 'O', id, st, code, text,
 	    (char *)NULL) == -1) {
-		lspawn_qmgr_drop("qmgr does not read its replies");
+		peer_drop(&qmgr, "qmgr does not read its replies");
 		return;
 	}
-	lspawn_qmgr_flush();
+	peer_flush(&qmgr);
 }
 
 static struct child *
@@ -671,36 +623,36 @@ lspawn_request(const char *const f[8])
 
 	memset(&t, 0, sizeof(t));
 	if ((size_t)conf.local_concurrency * 2 <= nrunning) {
-		lspawn_reply(qgen, id, 'Z', "4.3.0", "too many deliveries");
+		lspawn_reply(qmgr.gen, id, 'Z', "4.3.0", "too many deliveries");
 		return;
 	}
 	if (!spool_id_valid(qid)) {
-		lspawn_reply(qgen, id, 'D', "5.3.0", "malformed queue ID");
+		lspawn_reply(qmgr.gen, id, 'D', "5.3.0", "malformed queue ID");
 		return;
 	}
 	if (strlen(rcpt) >= ADDR_TEXT_MAX || strlen(sender) >= ADDR_TEXT_MAX) {
-		lspawn_reply(qgen, id, 'D', "5.3.0", "address too long");
+		lspawn_reply(qmgr.gen, id, 'D', "5.3.0", "address too long");
 		return;
 	}
 	if (lspawn_target(kind, target, as, &t, &o) == -1) {
 		log_warn("%s: to=<%s>, %s %s: %s", qid, rcpt, kind, target,
 		    o.text);
-		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		lspawn_reply(qmgr.gen, id, o.status, o.code, o.text);
 		return;
 	}
 	if (spool_path(path, sizeof(path), SPOOL_ACTIVE, qid) == -1) {
-		lspawn_reply(qgen, id, 'D', "5.3.0", "malformed queue ID");
+		lspawn_reply(qmgr.gen, id, 'D', "5.3.0", "malformed queue ID");
 		return;
 	}
 	/* Opened here, as root: the recipient could not open the spool. */
 	if ((qf = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENOENT)
-			lspawn_reply(qgen, id, 'Z', "4.3.0",
+			lspawn_reply(qmgr.gen, id, 'Z', "4.3.0",
 			    "queue file missing");
 		else {
 			outcome_set(&o, 'Z', "4.3.0", "queue file: %s",
 			    strerror(errno));
-			lspawn_reply(qgen, id, o.status, o.code, o.text);
+			lspawn_reply(qmgr.gen, id, o.status, o.code, o.text);
 		}
 		return;
 	}
@@ -709,7 +661,7 @@ lspawn_request(const char *const f[8])
 		outcome_set(&o, 'Z', "4.3.0", "cannot start delivery: %s",
 		    strerror(errno));
 		close(qf);
-		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		lspawn_reply(qmgr.gen, id, o.status, o.code, o.text);
 		return;
 	}
 	if (pipe2(p, O_CLOEXEC) == -1) {
@@ -717,7 +669,7 @@ lspawn_request(const char *const f[8])
 		    strerror(errno));
 		free(res);
 		close(qf);
-		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		lspawn_reply(qmgr.gen, id, o.status, o.code, o.text);
 		return;
 	}
 	if ((pid = fork()) == -1) {
@@ -727,7 +679,7 @@ lspawn_request(const char *const f[8])
 		close(qf);
 		close(p[0]);
 		close(p[1]);
-		lspawn_reply(qgen, id, o.status, o.code, o.text);
+		lspawn_reply(qmgr.gen, id, o.status, o.code, o.text);
 		return;
 	}
 	if (pid == 0)
@@ -736,13 +688,13 @@ lspawn_request(const char *const f[8])
 	close(p[1]);
 	/* Also here, so a timeout right away cannot miss the group. */
 	setpgid(pid, pid);
-	lspawn_nonblock(p[0]);
+	peer_nonblock(p[0]);
 	memset(c, 0, sizeof(*c));
 	c->res = res;
 	c->forward = t.forward;
 	c->pid = pid;
 	c->fd = p[0];
-	c->gen = qgen;
+	c->gen = qmgr.gen;
 	c->deadline = lspawn_now();
 	c->deadline.tv_sec += conf.local_delivery_timeout_seconds;
 	strlcpy(c->id, id, sizeof(c->id));
@@ -881,94 +833,19 @@ static void
 lspawn_qmgr_records(void)
 {
 	struct buf payload = BUF_INIT;
-	const char *f[8], *pl;
-	size_t plen, used;
-	int type, r;
+	const char *f[8];
+	size_t used;
 
 	buf_init(&payload, FRAME_MAX);
-	while (qfd != -1 && qin.len > 0) {
-		if (qin.len >= FRAME_HDR) {
-			const unsigned char *u =
-			    (const unsigned char *)qin.data;
-			size_t l = (size_t)u[1] << 24 | (size_t)u[2] << 16 |
-			    (size_t)u[3] << 8 | u[4];
-
-			if (l > FRAME_MAX) {
-				lspawn_qmgr_drop("record too long");
-				break;
-			}
-		}
-		r = frame_parse(qin.data, qin.len, &type, &pl, &plen, &used);
-		if (r == 0)
-			break;
-		if (r == -1 || type != 'L') {
-			lspawn_qmgr_drop("unexpected record type");
-			break;
-		}
-		if (buf_set(&payload, pl, plen) == -1 ||
-		    frame_fields(&payload, f, 8) == -1) {
-			lspawn_qmgr_drop("malformed L record");
-			break;
-		}
+	while (peer_next(&qmgr, 'L', &payload, f, 8, &used) == 1) {
 		if (strlen(f[0]) >= LSPAWN_ID_MAX) {
-			lspawn_qmgr_drop("request id too long");
+			peer_drop(&qmgr, "request id too long");
 			break;
 		}
 		lspawn_request(f);
-		if (qfd != -1)	/* a failed reply may have dropped it */
-			buf_consume(&qin, used);
+		peer_consume(&qmgr, used);
 	}
 	buf_free(&payload);
-}
-
-static void
-lspawn_qmgr_read(void)
-{
-	char b[16384];
-	ssize_t n;
-
-	n = read(qfd, b, sizeof(b));
-	if (n == -1) {
-		if (errno != EINTR && errno != EAGAIN)
-			lspawn_qmgr_drop(strerror(errno));
-		return;
-	}
-	if (n == 0) {
-		lspawn_qmgr_drop("qmgr closed the connection");
-		return;
-	}
-	if (buf_add(&qin, b, (size_t)n) == -1) {
-		lspawn_qmgr_drop("record too long");
-		return;
-	}
-	lspawn_qmgr_records();
-}
-
-static void
-lspawn_control(void)
-{
-	char tag = 0;
-	int fd;
-
-	fd = fd_recv(LSPAWN_CTL_FD, &tag);
-	if (fd == -2) {
-		log_info("master went away, exiting");
-		exit(0);
-	}
-	if (fd == -1)
-		fatal_errno("control socket");
-	if (tag != 'P') {
-		log_warn("control socket: unexpected tag 0x%02x",
-		    (unsigned char)tag);
-		close(fd);
-		return;
-	}
-	if (qfd != -1)
-		lspawn_qmgr_drop("replaced by a new qmgr socket");
-	lspawn_nonblock(fd);
-	qfd = fd;
-	qgen++;
-	log_info("new qmgr connection");
 }
 
 static void
@@ -1005,10 +882,9 @@ lspawn_loop(void)
 		}
 		pfd[0].fd = sigpipe_fds[0];
 		pfd[0].events = POLLIN;
-		pfd[1].fd = LSPAWN_CTL_FD;
+		pfd[1].fd = PEER_CTL_FD;
 		pfd[1].events = POLLIN;
-		pfd[2].fd = qfd;	/* -1 is ignored by poll() */
-		pfd[2].events = POLLIN | (qout.len > 0 ? POLLOUT : 0);
+		peer_pollfd(&qmgr, &pfd[2]);
 		first = 3;
 		for (i = 0, n = first; i < nkids; i++, n++) {
 			pfd[n].fd = kids[i].pid != 0 ? kids[i].fd : -1;
@@ -1039,13 +915,10 @@ lspawn_loop(void)
 			lspawn_reap();
 		}
 		if (pfd[1].revents)
-			lspawn_control();
-		if (qfd != -1 && qfd == pfd[2].fd && pfd[2].revents) {
-			if (pfd[2].revents & POLLOUT)
-				lspawn_qmgr_flush();
-			if (qfd != -1 &&
-			    (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)))
-				lspawn_qmgr_read();
+			peer_control(&qmgr);
+		if (qmgr.fd != -1 && qmgr.fd == pfd[2].fd) {
+			peer_event(&qmgr, pfd[2].revents);
+			lspawn_qmgr_records();
 		}
 	}
 }
@@ -1087,17 +960,7 @@ main(int argc, char *argv[])
 		fatal("%s", buf_str(&err));
 	buf_free(&err);
 
-	/* fd 4 stays blocking: poll() says when a message is there, and
-	 * fd_recv() must not see EAGAIN. */
-	if (fcntl(LSPAWN_CTL_FD, F_SETFD, FD_CLOEXEC) == -1)
-		fatal("fd 4 (control socket from master) is not open");
-	buf_init(&qin, FRAME_HDR + FRAME_MAX);
-	buf_init(&qout, LSPAWN_OUT_MAX);
-	if (fcntl(LSPAWN_QMGR_FD, F_GETFD) != -1) {
-		lspawn_nonblock(LSPAWN_QMGR_FD);
-		qfd = LSPAWN_QMGR_FD;
-	} else
-		log_warn("fd 3 (qmgr) is not open; waiting for one on fd 4");
+	peer_init(&qmgr, LSPAWN_OUT_MAX);
 	lspawn_signals();
 	log_info("started, %s delivery agent",
 	    conf.local_agent[0] != '\0' ? conf.local_agent : "built-in");

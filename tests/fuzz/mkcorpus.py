@@ -230,6 +230,54 @@ def table_corpus():
         put("table", "aliases-" + name, b"\1" + t.encode())
 
 
+# -- DNS answers (resolve/dns.c): an options byte, then the packet ---------
+def dns_corpus():
+    def name(n):
+        out = b""
+        for label in n.split(".") if n else []:
+            out += bytes([len(label)]) + label.encode()
+        return out + b"\0"
+
+    def rr(owner, rtype, ttl, rdata):
+        return name(owner) + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
+
+    def packet(qname, qtype, rcode, an=(), ns=()):
+        hdr = struct.pack(">HHHHHH", 0x1234, 0x8180 | rcode, 1, len(an), len(ns), 0)
+        return hdr + name(qname) + struct.pack(">HH", qtype, 1) + b"".join(an) + b"".join(ns)
+
+    def mx(owner, pref, host, ttl=300):
+        return rr(owner, 15, ttl, struct.pack(">H", pref) + name(host))
+
+    soa = rr("example.org", 6, 3600, name("ns.example.org") + name("hm.example.org") +
+             struct.pack(">IIIII", 1, 3600, 600, 86400, 300))
+    a4 = rr("example.org", 1, 60, bytes([192, 0, 2, 1]))
+    a6 = rr("example.org", 28, 60, bytes([0x20, 0x01, 0x0d, 0xb8] + [0] * 11 + [1]))
+    seeds = {
+        "mx": (0, packet("example.org", 15, 0, [mx("example.org", 10, "mx1.example.org"),
+                                                 mx("example.org", 20, "mx2.example.org")])),
+        "mx-equal": (0x30, packet("example.org", 15, 0, [mx("example.org", 10, "a.example.org"),
+                                                         mx("example.org", 10, "b.example.org")])),
+        "null-mx": (0, packet("example.org", 15, 0, [mx("example.org", 0, "")])),
+        "bad-target": (0, packet("example.org", 15, 0, [mx("example.org", 10, "bad_x.example.org")])),
+        "nxdomain": (0, packet("example.org", 15, 3, ns=[soa])),
+        "nodata": (0, packet("example.org", 15, 0, ns=[soa])),
+        "servfail": (0, packet("example.org", 15, 2)),
+        "a": (1, packet("example.org", 1, 0, [a4])),
+        "aaaa": (2, packet("example.org", 28, 0, [a6])),
+        "mode-a": (9, packet("example.org", 1, 0, [a4])),
+        "cname": (0, packet("example.org", 15, 0, [rr("example.org", 5, 60, name("other.example.net")),
+                                                    mx("other.example.net", 5, "mx.example.net")])),
+        "cname-loop": (4, packet("example.org", 15, 0, [rr("example.org", 5, 60, name("b.example.org")),
+                                                         rr("b.example.org", 5, 60, name("example.org"))])),
+        # MX target "mx1" + a pointer to the question's name
+        "compressed": (0, packet("example.org", 15, 0, [b"\xc0\x0c" + struct.pack(">HHIH", 15, 1, 60, 8) +
+                                                         struct.pack(">H", 10) + b"\x03mx1\xc0\x0c"])),
+        "pointer-loop": (0, packet("example.org", 15, 0, [b"\xc0\x1d\xc0\x1b" + struct.pack(">HHIH", 15, 1, 60, 0)])),
+    }
+    for n, (opt, data) in seeds.items():
+        put("dns", n, bytes([opt]) + data)
+
+
 if __name__ == "__main__":
     addr_corpus()
     command_corpus()
@@ -238,3 +286,4 @@ if __name__ == "__main__":
     qfile_corpus()
     headers_corpus()
     table_corpus()
+    dns_corpus()
