@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "conf.h"
 #include "tls.h"
@@ -54,6 +55,22 @@ tls_reason(struct buf *err, const char *what, const char *fallback)
 		r = strerror(errno);
 	(void)buf_setf(err, "%s%s%s", what, what[0] ? ": " : "", r);
 	ERR_clear_error();
+}
+
+/* A failed handshake: the certificate's verdict when that was the cause
+ * (the client side with verification on), else OpenSSL's reason. */
+static void
+tls_handshake_reason(SSL *ssl, struct buf *err)
+{
+	long	 v = SSL_get_verify_result(ssl);
+
+	if (SSL_get_verify_mode(ssl) != SSL_VERIFY_NONE && v != X509_V_OK) {
+		(void)buf_setf(err, "certificate verification failed: %s",
+		    X509_verify_cert_error_string(v));
+		ERR_clear_error();
+		return;
+	}
+	tls_reason(err, "", "protocol error");
 }
 
 struct ssl_ctx_st *
@@ -249,20 +266,18 @@ tls_nonblock(int fd)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-int
-tls_accept(struct ssl_ctx_st *ctx, struct io *in, struct io *out,
-    int timeout_ms, struct buf *err)
+/*
+ * The handshake of either side, on a non-blocking socket, bounded by
+ * timeout_ms in all. 0: both io use TLS from now on; -1: ssl is freed and
+ * the reason is in err ("closed" names who hung up).
+ */
+static int
+tls_handshake(SSL *ssl, struct io *in, struct io *out, int timeout_ms,
+    int (*step)(SSL *), const char *closed, struct buf *err)
 {
 	long long deadline = tls_deadline(timeout_ms);
-	SSL	*ssl;
 	int	 r;
 
-	ERR_clear_error();
-	errno = 0;
-	if ((ssl = SSL_new(ctx)) == NULL) {
-		tls_reason(err, "SSL_new", "failed");
-		return -1;
-	}
 	if (SSL_set_rfd(ssl, in->fd) != 1 || SSL_set_wfd(ssl, out->fd) != 1 ||
 	    tls_nonblock(in->fd) == -1 || tls_nonblock(out->fd) == -1) {
 		tls_reason(err, "", "cannot attach the socket");
@@ -272,7 +287,7 @@ tls_accept(struct ssl_ctx_st *ctx, struct io *in, struct io *out,
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
-		if ((r = SSL_accept(ssl)) == 1)
+		if ((r = step(ssl)) == 1)
 			break;
 		switch (SSL_get_error(ssl, r)) {
 		case SSL_ERROR_WANT_READ:
@@ -282,11 +297,11 @@ tls_accept(struct ssl_ctx_st *ctx, struct io *in, struct io *out,
 			r = tls_wait(out->fd, POLLOUT, deadline);
 			break;
 		case SSL_ERROR_SYSCALL:
-			tls_reason(err, "", "connection closed by client");
+			tls_reason(err, "", closed);
 			SSL_free(ssl);
 			return -1;
 		default:
-			tls_reason(err, "", "protocol error");
+			tls_handshake_reason(ssl, err);
 			SSL_free(ssl);
 			return -1;
 		}
@@ -302,6 +317,99 @@ tls_accept(struct ssl_ctx_st *ctx, struct io *in, struct io *out,
 	in->writefn = out->writefn = tls_hook_write;
 	in->pendingfn = out->pendingfn = tls_hook_pending;
 	return 0;
+}
+
+int
+tls_accept(struct ssl_ctx_st *ctx, struct io *in, struct io *out,
+    int timeout_ms, struct buf *err)
+{
+	SSL	*ssl;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		tls_reason(err, "SSL_new", "failed");
+		return -1;
+	}
+	return tls_handshake(ssl, in, out, timeout_ms, SSL_accept,
+	    "connection closed by client", err);
+}
+
+struct ssl_ctx_st *
+tls_client_ctx(const char *ca_file, struct buf *warn, struct buf *err)
+{
+	SSL_CTX	*ctx;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_reason(err, "SSL_CTX_new", "failed");
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		tls_reason(err, "TLS 1.2 minimum", "failed");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Loaded now, before the chroot: the bundle is not inside it. A
+	 * missing file is survivable: "verify" then always fails, the other
+	 * policies never look. */
+	errno = 0;
+	if (ca_file[0] == '\0' ||
+	    SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
+		tls_reason(warn, ca_file[0] ? ca_file : "tls_ca_file",
+		    "not loaded");
+	return ctx;
+}
+
+int
+tls_connect(struct ssl_ctx_st *ctx, struct io *io, const char *servername,
+    int verify, int timeout_ms, struct buf *err)
+{
+	SSL	*ssl;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		tls_reason(err, "SSL_new", "failed");
+		return -1;
+	}
+	/* RFC 6066 3: SNI is a host name, never an address literal. */
+	if (servername[0] != '\0' && servername[0] != '[' &&
+	    strchr(servername, ':') == NULL &&
+	    strspn(servername, "0123456789.") != strlen(servername) &&
+	    SSL_set_tlsext_host_name(ssl, servername) != 1) {
+		tls_reason(err, "SNI", "failed");
+		SSL_free(ssl);
+		return -1;
+	}
+	/* The name is checked always, so that the log can say "verified"
+	 * for any policy; only "verify" refuses a failure (RFC 7672 is
+	 * DANE's, not ours: this is the name the MX record gave). */
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (servername[0] != '\0' && SSL_set1_host(ssl, servername) != 1) {
+		tls_reason(err, "host name check", "failed");
+		SSL_free(ssl);
+		return -1;
+	}
+	SSL_set_verify(ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	return tls_handshake(ssl, io, io, timeout_ms, SSL_connect,
+	    "connection closed by server", err);
+}
+
+int
+tls_verified(const struct io *io)
+{
+	const SSL	*ssl = io->ctx;
+	X509		*peer;
+
+	if (ssl == NULL || (peer = SSL_get0_peer_certificate(ssl)) == NULL)
+		return 0;
+	return SSL_get_verify_result(ssl) == X509_V_OK;
 }
 
 void

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "frame.h"
 #include "outcome.h"
+#include "smtp_reply.h"
 
 /* Control characters would split a log line or a bounce's text. */
 static void
@@ -75,29 +76,7 @@ outcome_write(int fd, const struct outcome *o)
 int
 outcome_code_valid(char status, const char *code)
 {
-	char class;
-	int part, digits;
-	const char *s;
-
-	switch (status) {
-	case 'K': class = '2'; break;
-	case 'Z': class = '4'; break;
-	case 'D': class = '5'; break;
-	default: return 0;
-	}
-	if (code[0] != class || code[1] != '.')
-		return 0;
-	/* RFC 3463 2: subject and detail are 1 to 3 digits each. */
-	s = code + 2;
-	for (part = 0; part < 2; part++) {
-		for (digits = 0; *s >= '0' && *s <= '9'; s++)
-			digits++;
-		if (digits < 1 || digits > 3)
-			return 0;
-		if (part == 0 && *s++ != '.')
-			return 0;
-	}
-	return *s == '\0';
+	return smtp_code_valid(status, code);
 }
 
 int

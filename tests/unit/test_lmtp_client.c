@@ -19,13 +19,15 @@
 #include <bsd/string.h>
 
 #include "io.h"
+#include "smtp_data.h"
+#include "smtp_reply.h"
 #include "../../deliver/lmtp_client.h"
 #include "../../deliver/outcome.h"
 #include "harness.h"
 
 /* A reply read from what a pipe holds. */
 static int
-read_reply(const char *wire, struct lmtp_reply *r)
+read_reply(const char *wire, struct smtp_reply *r)
 {
 	struct io io;
 	int p[2], rc;
@@ -36,7 +38,7 @@ read_reply(const char *wire, struct lmtp_reply *r)
 		return -99;
 	close(p[1]);
 	io_init(&io, p[0], 2000, 4096);
-	rc = lmtp_reply_read(&io, r);
+	rc = smtp_reply_read(&io, r, SMTP_REPLY_STRICT);
 	io_free(&io);
 	close(p[0]);
 	return rc;
@@ -70,28 +72,29 @@ test_dest(void)
 static void
 test_reply(void)
 {
-	struct lmtp_reply r;
+	struct smtp_reply r;
 	char big[3000];
 
-	CHECK(read_reply("220 host LMTP ready\r\n", &r) == LMTP_READ_OK);
+	CHECK(read_reply("220 host LMTP ready\r\n", &r) == SMTP_REPLY_OK);
 	CHECK(r.code == 220);
-	CHECK_STR(r.text, "host LMTP ready");
+	CHECK_STR(r.text, "220 host LMTP ready");
 	CHECK(read_reply("250-host\r\n250-8BITMIME\r\n250-smtputf8\r\n"
-	    "250 PIPELINING\r\n", &r) == LMTP_READ_OK);
+	    "250 PIPELINING\r\n", &r) == SMTP_REPLY_OK);
 	CHECK(r.code == 250);
-	CHECK(r.ext == (LMTP_EXT_8BITMIME | LMTP_EXT_SMTPUTF8));
-	CHECK_STR(r.text, "host 8BITMIME smtputf8 PIPELINING");
-	CHECK(read_reply("250\n", &r) == LMTP_READ_OK && r.code == 250);
-	CHECK(read_reply("250-8BITMIMEX\r\n250 x\r\n", &r) == LMTP_READ_OK &&
+	CHECK(r.ext == (SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 |
+	    SMTP_EXT_PIPELINING));
+	CHECK_STR(r.text, "250-host 250-8BITMIME 250-smtputf8 250 PIPELINING");
+	CHECK(read_reply("250\n", &r) == SMTP_REPLY_OK && r.code == 250);
+	CHECK(read_reply("250-8BITMIMEX\r\n250 x\r\n", &r) == SMTP_REPLY_OK &&
 	    r.ext == 0);
 	/* codes that differ, no separator, letters, a CR inside, NUL, ESC */
-	CHECK(read_reply("250-a\r\n251 b\r\n", &r) == LMTP_READ_BAD);
-	CHECK(read_reply("250x\r\n", &r) == LMTP_READ_BAD);
-	CHECK(read_reply("2a0 x\r\n", &r) == LMTP_READ_BAD);
-	CHECK(read_reply("650 x\r\n", &r) == LMTP_READ_BAD);
-	CHECK(read_reply("25\r\n", &r) == LMTP_READ_BAD);
-	CHECK(read_reply("550 a\rRCPT TO:<x>\r\n", &r) == LMTP_READ_BAD);
-	CHECK(read_reply("550 a\033[2J\r\n", &r) == LMTP_READ_BAD);
+	CHECK(read_reply("250-a\r\n251 b\r\n", &r) == SMTP_REPLY_BAD);
+	CHECK(read_reply("250x\r\n", &r) == SMTP_REPLY_BAD);
+	CHECK(read_reply("2a0 x\r\n", &r) == SMTP_REPLY_BAD);
+	CHECK(read_reply("650 x\r\n", &r) == SMTP_REPLY_BAD);
+	CHECK(read_reply("25\r\n", &r) == SMTP_REPLY_BAD);
+	CHECK(read_reply("550 a\rRCPT TO:<x>\r\n", &r) == SMTP_REPLY_BAD);
+	CHECK(read_reply("550 a\033[2J\r\n", &r) == SMTP_REPLY_BAD);
 	{
 		static const char nul[] = "550 a\0b\r\n";
 		struct io io;
@@ -102,7 +105,7 @@ test_reply(void)
 		    (ssize_t)sizeof(nul) - 1);
 		close(p[1]);
 		io_init(&io, p[0], 2000, 4096);
-		CHECK(lmtp_reply_read(&io, &r) == LMTP_READ_BAD);
+		CHECK(smtp_reply_read(&io, &r, SMTP_REPLY_STRICT) == SMTP_REPLY_BAD);
 		io_free(&io);
 		close(p[0]);
 	}
@@ -110,57 +113,61 @@ test_reply(void)
 	memset(big, 'x', sizeof(big));
 	memcpy(big, "250 ", 4);
 	strlcpy(big + sizeof(big) - 3, "\r\n", 3);
-	CHECK(read_reply(big, &r) == LMTP_READ_BAD);
+	CHECK(read_reply(big, &r) == SMTP_REPLY_BAD);
 	/* EOF inside a reply, or before one */
-	CHECK(read_reply("250-more\r\n", &r) == LMTP_READ_IO);
-	CHECK(read_reply("", &r) == LMTP_READ_IO);
-	CHECK(read_reply("250 no end", &r) == LMTP_READ_IO);
+	CHECK(read_reply("250-more\r\n", &r) == SMTP_REPLY_IO);
+	CHECK(read_reply("", &r) == SMTP_REPLY_IO);
+	CHECK(read_reply("250 no end", &r) == SMTP_REPLY_IO);
+}
+
+/* A one-line reply, parsed. */
+static void
+set_reply(struct smtp_reply *r, const char *line)
+{
+	smtp_reply_init(r, SMTP_REPLY_STRICT);
+	CHECK(smtp_reply_line(r, line, strlen(line)) == SMTP_REPLY_OK);
 }
 
 static void
 test_outcome(void)
 {
-	struct lmtp_reply r;
+	struct smtp_reply r;
 	struct outcome o;
 
-	memset(&r, 0, sizeof(r));
-	r.code = 250;
-	strlcpy(r.text, "2.0.0 <x@y> abc Saved", sizeof(r.text));
+	set_reply(&r, "250 2.0.0 <x@y> abc Saved");
 	lmtp_reply_outcome(&r, "unix:/s", "end of DATA", &o);
 	CHECK(o.status == 'K');
 	CHECK_STR(o.code, "2.0.0");
 	CHECK_STR(o.text, "unix:/s said: 250 2.0.0 <x@y> abc Saved (in reply "
 	    "to end of DATA)");
-	r.code = 451;
-	strlcpy(r.text, "4.2.2 Mailbox is full", sizeof(r.text));
+	set_reply(&r, "451 4.2.2 Mailbox is full");
 	lmtp_reply_outcome(&r, "d", "end of DATA", &o);
 	CHECK(o.status == 'Z');
 	CHECK_STR(o.code, "4.2.2");
-	r.code = 550;
-	strlcpy(r.text, "5.1.1 <nobody@x> User doesn't exist", sizeof(r.text));
+	set_reply(&r, "550 5.1.1 <nobody@x> User doesn't exist");
 	lmtp_reply_outcome(&r, "d", "RCPT TO", &o);
 	CHECK(o.status == 'D');
 	CHECK_STR(o.code, "5.1.1");
 	CHECK(strstr(o.text, "User doesn't exist (in reply to RCPT TO)"));
 	/* no enhanced code, or one of the wrong class: ours, by class */
-	strlcpy(r.text, "no such user", sizeof(r.text));
+	set_reply(&r, "550 no such user");
 	lmtp_reply_outcome(&r, "d", "RCPT TO", &o);
 	CHECK_STR(o.code, "5.0.0");
-	strlcpy(r.text, "4.1.1 confused", sizeof(r.text));
+	set_reply(&r, "550 4.1.1 confused");
 	lmtp_reply_outcome(&r, "d", "RCPT TO", &o);
 	CHECK(o.status == 'D');
 	CHECK_STR(o.code, "5.0.0");
-	strlcpy(r.text, "5.1.1234 too long", sizeof(r.text));
+	set_reply(&r, "550 5.1.1234 too long");
 	lmtp_reply_outcome(&r, "d", "RCPT TO", &o);
 	CHECK_STR(o.code, "5.0.0");
 	/* a 3xx where a final reply belongs: retried, not bounced */
-	r.code = 354;
+	set_reply(&r, "354 go ahead");
 	lmtp_reply_outcome(&r, "d", "end of DATA", &o);
 	CHECK(o.status == 'Z');
 	CHECK_STR(o.code, "4.5.0");
 }
 
-/* The DATA that lmtp_data_send() writes for msg. */
+/* The DATA that smtp_data_send() writes for msg (common/smtp_data.c). */
 static void
 check_data(const char *msg, const char *want)
 {
@@ -173,7 +180,7 @@ check_data(const char *msg, const char *want)
 	CHECK(write(m[1], msg, strlen(msg)) == (ssize_t)strlen(msg));
 	close(m[1]);
 	io_init(&io, s[0], 2000, 4096);
-	CHECK(lmtp_data_send(&io, m[0], (off_t)strlen(msg)) == 0);
+	CHECK(smtp_data_send(&io, m[0], -1, (off_t)strlen(msg)) == 0);
 	io_free(&io);
 	close(s[0]);
 	n = read(s[1], out, sizeof(out) - 1);
@@ -198,7 +205,7 @@ test_data(void)
 	CHECK(write(m[1], "short\n", 6) == 6);
 	close(m[1]);
 	io_init(&io, s[0], 2000, 4096);
-	CHECK(lmtp_data_send(&io, m[0], 100) == -2);
+	CHECK(smtp_data_send(&io, m[0], -1, 100) == -2);
 	io_free(&io);
 	close(s[0]);
 	close(s[1]);
