@@ -178,3 +178,34 @@ priv_drop_uid_extra(uid_t uid, gid_t gid, const char *name, gid_t extra)
 	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
 	return 0;
 }
+
+int
+priv_drop_uid_groups(uid_t uid, gid_t gid, const char *name,
+    const gid_t *groups, size_t ngroups, gid_t extra)
+{
+	gid_t	*all;
+	size_t	 n = ngroups;
+
+	if (uid == 0)
+		fatal("refusing to run a delivery as uid 0 (%s)",
+		    name != NULL ? name : "?");
+	if (!priv_is_root()) {
+		not_root(name != NULL ? name : "?", "");
+		return 0;
+	}
+	/* An empty list would keep root's own supplementary groups. */
+	if (ngroups == 0) {
+		groups = &gid;
+		n = 1;
+	}
+	if ((all = reallocarray(NULL, n + 1, sizeof(*all))) == NULL)
+		fatal_errno("setgroups");
+	memcpy(all, groups, n * sizeof(*all));
+	if (extra != 0)
+		all[n++] = extra;
+	if (setgroups(n, all) == -1)
+		fatal_errno("uid %lu: setgroups", (unsigned long)uid);
+	free(all);
+	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
+	return 0;
+}
