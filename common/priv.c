@@ -28,6 +28,16 @@
 #include "log.h"
 #include "priv.h"
 
+/* Users remembered by priv_remember(): sessiond's queue_user and
+ * smtpd_user. */
+#define PRIV_KNOWN_MAX	4
+static struct {
+	char	 name[64];
+	uid_t	 uid;
+	gid_t	 gid;
+} known[PRIV_KNOWN_MAX];
+static size_t	 nknown;
+
 int
 priv_is_root(void)
 {
@@ -50,6 +60,35 @@ priv_lookup(const char *user, uid_t *uid, gid_t *gid)
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	return 0;
+}
+
+int
+priv_remember(const char *user)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+	size_t	 i;
+
+	if (strlen(user) >= sizeof(known[0].name) ||
+	    priv_lookup(user, &uid, &gid) == -1)
+		return -1;
+	for (i = 0; i < nknown; i++)
+		if (strcmp(known[i].name, user) == 0)
+			break;
+	if (i == PRIV_KNOWN_MAX)
+		return 0;	/* not kept: priv_drop() looks it up */
+	strlcpy(known[i].name, user, sizeof(known[i].name));
+	known[i].uid = uid;
+	known[i].gid = gid;
+	if (i == nknown)
+		nknown++;
+	return 0;
+}
+
+void
+priv_forget(void)
+{
+	nknown = 0;
 }
 
 static void
@@ -94,10 +133,19 @@ priv_drop(const char *user, const char *chroot_dir)
 	struct passwd	*pw;
 	uid_t		 uid;
 	gid_t		 gid;
+	size_t		 i;
 
 	if (!priv_is_root()) {
 		not_root(user, chroot_dir);
 		return 0;
+	}
+	for (i = 0; i < nknown; i++)
+		if (strcmp(known[i].name, user) == 0)
+			break;
+	if (i < nknown) {
+		uid = known[i].uid;
+		gid = known[i].gid;
+		goto found;
 	}
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
@@ -108,6 +156,7 @@ priv_drop(const char *user, const char *chroot_dir)
 	}
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
+found:
 	if (uid == 0)
 		fatal("user %s has uid 0: refusing to run as root", user);
 
@@ -175,6 +224,37 @@ priv_drop_uid_extra(uid_t uid, gid_t gid, const char *name, gid_t extra)
 			fatal_errno("setgroups");
 		free(groups);
 	}
+	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
+	return 0;
+}
+
+int
+priv_drop_uid_groups(uid_t uid, gid_t gid, const char *name,
+    const gid_t *groups, size_t ngroups, gid_t extra)
+{
+	gid_t	*all;
+	size_t	 n = ngroups;
+
+	if (uid == 0)
+		fatal("refusing to run a delivery as uid 0 (%s)",
+		    name != NULL ? name : "?");
+	if (!priv_is_root()) {
+		not_root(name != NULL ? name : "?", "");
+		return 0;
+	}
+	/* An empty list would keep root's own supplementary groups. */
+	if (ngroups == 0) {
+		groups = &gid;
+		n = 1;
+	}
+	if ((all = reallocarray(NULL, n + 1, sizeof(*all))) == NULL)
+		fatal_errno("setgroups");
+	memcpy(all, groups, n * sizeof(*all));
+	if (extra != 0)
+		all[n++] = extra;
+	if (setgroups(n, all) == -1)
+		fatal_errno("uid %lu: setgroups", (unsigned long)uid);
+	free(all);
 	priv_set(uid, gid, name != NULL && *name != '\0' ? name : "?");
 	return 0;
 }

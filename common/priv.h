@@ -26,6 +26,19 @@ int	 priv_drop_uid(uid_t uid, gid_t gid, const char *name);
  * is never added): the mail spool's group for the built-in mbox writer. */
 int	 priv_drop_uid_extra(uid_t uid, gid_t gid, const char *name,
 	    gid_t extra);
+/* The same with the supplementary groups given (a list the caller looked
+ * up with getgrouplist() before fork(): the child then never reads the
+ * group database, whose NSS modules cost a dlopen() per process), plus
+ * extra as above. */
+int	 priv_drop_uid_groups(uid_t uid, gid_t gid, const char *name,
+	    const gid_t *groups, size_t ngroups, gid_t extra);
+/* Remember user's uid and gid (looked up now) for priv_drop(), which then
+ * skips getpwnam(): sessiond resolves its two users once and its forked
+ * children inherit the answer. -1 (errno 0: no such user) when the lookup
+ * fails; priv_drop() then looks the user up itself. priv_forget() drops
+ * what was remembered. */
+int	 priv_remember(const char *user);
+void	 priv_forget(void);
 /* Look a user up: 0 and uid/gid set, -1 no such user (errno 0) or error. */
 int	 priv_lookup(const char *user, uid_t *uid, gid_t *gid);
 

@@ -22,7 +22,8 @@
  *         is a new qmgr socket replacing fd 3; EOF means master is gone.
  *   one result pipe per child: the child's single 'O' record.
  * Signals: SIGCHLD through a self-pipe, SIGHUP re-reads postern.conf (a bad
- * file keeps the old one), SIGTERM exits and lets the children finish.
+ * file keeps the old one) and forgets the cached users, SIGTERM exits
+ * and lets the children finish.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <stddef.h>
@@ -67,6 +69,15 @@
 #define LSPAWN_RESULT_MAX	(FRAME_HDR + 3 * OUTCOME_TEXT_MAX + \
 				    FORWARD_TEXT_MAX)
 #define LSPAWN_OUT_MAX		((size_t)4 << 20)	/* unread replies */
+/* A user's passwd entry and supplementary groups are looked up in lspawn,
+ * not in each child, and kept this long: initgroups() in a fresh child
+ * dlopen()ed the group database's NSS modules every time, over half of a
+ * delivery's CPU, and getpwnam() read /etc/passwd through stdio for every
+ * request (bench/README.md, optimisation 2). A change to a user or to a
+ * group's members takes effect within this many seconds, or at once on
+ * SIGHUP. Only users that exist are kept: a new user is seen at once. */
+#define LSPAWN_USERS_SECONDS	10
+#define LSPAWN_USERS_CACHED	32	/* users; the oldest is replaced */
 
 /* How a delivery writes (docs/protocols.md, the L record's kinds). */
 enum how { HOW_MAILDIR, HOW_MBOX, HOW_FILE, HOW_PIPE };
@@ -78,16 +89,36 @@ struct target {
 	enum how how;
 	gid_t	 spool_gid;	/* HOW_MBOX: the mail spool's group, kept
 				 * as a supplementary group (0: none) */
-	char	 user[64];
-	char	 home[PATH_MAX];
-	char	 shell[PATH_MAX];
-	char	 maildir[PATH_MAX];	/* a Maildir, or an mbox file */
+	/* user, home, shell and groups point into the user cache below:
+	 * nothing replaces an entry between the lookup and fork(), and the
+	 * child has its own copy. Pointers rather than arrays, so that the
+	 * per-request memset() dirties one page, not four (each page written
+	 * after a fork() is a copy-on-write fault). */
+	const char *user;
+	const char *home;
+	const char *shell;
 	const char *command;	/* HOW_PIPE: the aliases table's line; it
 				 * lives in the request, which the forked
 				 * child still has */
 	size_t	 made_below;	/* virtual: length of the base; the
 				 * directories after it are created */
 	int	 forward;	/* kind 'u': ~/.forward is looked at */
+	const gid_t *groups;	/* supplementary groups */
+	size_t	 ngroups;
+	char	 maildir[PATH_MAX];	/* a Maildir, or an mbox file; last,
+					 * and not cleared: snprintf() fills
+					 * it */
+};
+
+/* One user, as getpwnam() and getgrouplist() gave it. */
+struct user_entry {
+	char		*key;		/* the name asked for; NULL: free */
+	char		*name, *home, *shell;
+	uid_t		 uid;
+	gid_t		 gid;
+	time_t		 fetched;	/* CLOCK_MONOTONIC seconds */
+	gid_t		*groups;
+	size_t		 ngroups;
 };
 
 /* One running delivery. pid 0: the slot is free. */
@@ -113,6 +144,7 @@ static struct conf	 conf;
 static const char	*confdir = CONFDIR_DEFAULT;
 static struct peer	 qmgr;
 static struct child	*kids;
+static struct user_entry users[LSPAWN_USERS_CACHED];
 static size_t		 nkids, nrunning;
 static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_chld, got_hup, got_term;
@@ -217,13 +249,89 @@ lspawn_slot(void)
 	return &kids[i];
 }
 
+static void
+lspawn_user_forget(struct user_entry *e)
+{
+	free(e->key);
+	free(e->name);
+	free(e->home);
+	free(e->shell);
+	free(e->groups);
+	memset(e, 0, sizeof(*e));
+}
+
+static void
+lspawn_users_flush(void)
+{
+	size_t i;
+
+	for (i = 0; i < LSPAWN_USERS_CACHED; i++)
+		lspawn_user_forget(&users[i]);
+}
+
+/* pw's supplementary groups, from getgrouplist() here in lspawn, whose
+ * NSS modules stay loaded between calls. NULL (errno set) on failure. */
+static gid_t *
+lspawn_grouplist(const struct passwd *pw, size_t *np)
+{
+	gid_t *g = NULL, *ng;
+	int n = 16, want;
+
+	/* Not root (a developer's instance): no groups to change. */
+	if (geteuid() != 0) {
+		*np = 0;
+		return calloc(1, sizeof(*g));
+	}
+	for (;;) {
+		if ((ng = reallocarray(g, (size_t)n, sizeof(*g))) == NULL) {
+			free(g);
+			return NULL;
+		}
+		g = ng;
+		want = n;
+		/* -1: the list did not fit, and n says how long it is. */
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) != -1)
+			break;
+		if (n <= want)
+			n = want * 2;
+		if (n > 65536) {
+			free(g);
+			errno = E2BIG;
+			return NULL;
+		}
+	}
+	*np = (size_t)n;
+	return g;
+}
+
+/* The cached entry for name, fresh; or NULL. */
+static struct user_entry *
+lspawn_user_cached(const char *name, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < LSPAWN_USERS_CACHED; i++)
+		if (users[i].key != NULL && strcmp(users[i].key, name) == 0) {
+			if (now - users[i].fetched < LSPAWN_USERS_SECONDS)
+				return &users[i];
+			lspawn_user_forget(&users[i]);
+			return NULL;
+		}
+	return NULL;
+}
+
 /* Resolve a local user (kind 'u') or the virtual mail user. 0, or -1 with
  * the refusal already in o. */
 static int
 lspawn_user(const char *name, struct target *t, struct outcome *o)
 {
 	struct passwd *pw;
+	struct user_entry *e, *slot;
+	time_t now = lspawn_now().tv_sec;
+	size_t i;
 
+	if ((e = lspawn_user_cached(name, now)) != NULL)
+		goto found;
 	/* getpwnam() says "no such user" with NULL and errno unchanged, and a
 	 * broken database with NULL and errno set: only the first is a
 	 * permanent answer. */
@@ -242,15 +350,44 @@ lspawn_user(const char *name, struct target *t, struct outcome *o)
 		outcome_set(o, 'D', "5.7.1", "refusing to deliver as root");
 		return -1;
 	}
-	if (strlcpy(t->user, pw->pw_name, sizeof(t->user)) >= sizeof(t->user) ||
-	    strlcpy(t->home, pw->pw_dir, sizeof(t->home)) >= sizeof(t->home) ||
-	    strlcpy(t->shell, pw->pw_shell, sizeof(t->shell)) >=
-	    sizeof(t->shell)) {
+	if (strlen(pw->pw_name) >= 64 || strlen(pw->pw_dir) >= PATH_MAX ||
+	    strlen(pw->pw_shell) >= PATH_MAX) {
 		outcome_set(o, 'D', "5.3.0", "user name or home too long");
 		return -1;
 	}
-	t->uid = pw->pw_uid;
-	t->gid = pw->pw_gid;
+	/* A free slot, else the oldest. */
+	slot = &users[0];
+	for (i = 0; i < LSPAWN_USERS_CACHED; i++) {
+		if (users[i].key == NULL) {
+			slot = &users[i];
+			break;
+		}
+		if (users[i].fetched < slot->fetched)
+			slot = &users[i];
+	}
+	lspawn_user_forget(slot);
+	slot->uid = pw->pw_uid;
+	slot->gid = pw->pw_gid;
+	slot->fetched = now;
+	if ((slot->key = strdup(name)) == NULL ||
+	    (slot->name = strdup(pw->pw_name)) == NULL ||
+	    (slot->home = strdup(pw->pw_dir)) == NULL ||
+	    (slot->shell = strdup(pw->pw_shell)) == NULL ||
+	    (slot->groups = lspawn_grouplist(pw, &slot->ngroups)) == NULL) {
+		outcome_set(o, 'Z', "4.3.0", "user %s: %s", name,
+		    strerror(errno));
+		lspawn_user_forget(slot);
+		return -1;
+	}
+	e = slot;
+found:
+	t->user = e->name;
+	t->home = e->home;
+	t->shell = e->shell;
+	t->uid = e->uid;
+	t->gid = e->gid;
+	t->groups = e->groups;
+	t->ngroups = e->ngroups;
 	return 0;
 }
 
@@ -555,8 +692,8 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 
 	/* In a developer's instance lspawn is not root and delivers as
 	 * itself; priv_drop_uid() would refuse, not skip, there. */
-	if (geteuid() == 0 && priv_drop_uid_extra(t->uid, t->gid, t->user,
-	    t->how == HOW_MBOX ? t->spool_gid : 0) == -1)
+	if (geteuid() == 0 && priv_drop_uid_groups(t->uid, t->gid, t->user,
+	    t->groups, t->ngroups, t->how == HOW_MBOX ? t->spool_gid : 0) == -1)
 		_exit(75);
 
 	qenv_init(&env);
@@ -621,7 +758,8 @@ lspawn_request(const char *const f[8])
 	int qf, p[2];
 	pid_t pid;
 
-	memset(&t, 0, sizeof(t));
+	memset(&t, 0, offsetof(struct target, maildir));
+	t.maildir[0] = '\0';
 	if ((size_t)conf.local_concurrency * 2 <= nrunning) {
 		lspawn_reply(qmgr.gen, id, 'Z', "4.3.0", "too many deliveries");
 		return;
@@ -855,6 +993,8 @@ lspawn_reload(void)
 	struct buf err = BUF_INIT;
 
 	buf_init(&err, 4096);
+	/* A group change shows at once to whoever reloads to see it. */
+	lspawn_users_flush();
 	if (conf_load(&nc, confdir, &err) == -1)
 		log_warn("%s; keeping the old configuration", buf_str(&err));
 	else {

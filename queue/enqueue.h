@@ -27,6 +27,8 @@ struct conf;
 
 /* enqueue.c: the session on fd, never returns (docs/man/enqueue.8's exit
  * codes); enqueue_usage() exits 64. */
+/* Set by sessiond in the child it forks: end with _exit(), not exit(). */
+extern int	 enqueue_quick_exit;
 void	 enqueue_run(const struct conf *, int fd, const char *client,
 	    const char *uid) __attribute__((noreturn));
 void	 enqueue_usage(void) __attribute__((noreturn));

@@ -98,10 +98,13 @@ struct sess {
 static struct conf	*conf;		/* the running configuration */
 static char		 confdir[PATH_MAX];
 static struct stat	 conf_st;	/* postern.conf when conf was read */
+static struct stat	 passwd_st;	/* /etc/passwd when users were */
 static struct sess	*sess;		/* live sessions, unordered */
 static size_t		 nsess, capsess;
 static int		 sigpipe[2];
 static int		 stopping;
+
+static void	users_check(int);
 
 static void
 usage(void)
@@ -157,6 +160,46 @@ reload(int tls)
 		starttls_init(c);
 	free(conf);
 	conf = c;
+	users_check(1);
+	/* A changed zone, for the children (smtpd_run() does not stat it). */
+	tzset();
+}
+
+/* The same fields changed: the file is not the one that was read. */
+static int
+stat_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino != b->st_ino || a->st_dev != b->st_dev ||
+	    a->st_size != b->st_size ||
+	    a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+	    a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
+	    a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
+}
+
+/*
+ * queue_user and smtpd_user, looked up here and inherited by every child:
+ * getpwnam() in each child (priv_drop) read /etc/passwd through stdio for
+ * each of the two, about a tenth of a session's CPU (bench/README.md,
+ * optimisation 3). Looked up again when /etc/passwd changed (one stat()
+ * per session) or the configuration was re-read, so that a child still
+ * sees the users as an exec'd one would; a user that is not found is not
+ * remembered, and the child's own getpwnam() says so.
+ */
+static void
+users_check(int force)
+{
+	struct stat	 st;
+
+	memset(&st, 0, sizeof(st));
+	(void)stat("/etc/passwd", &st);
+	if (!force && !stat_changed(&st, &passwd_st))
+		return;
+	passwd_st = st;
+	priv_forget();
+	(void)priv_remember(conf->queue_user);
+	(void)priv_remember(conf->smtpd_user);
+	endpwent();
 }
 
 /* postern.conf changed since it was read: read it now, so that this
@@ -167,13 +210,9 @@ conf_check(void)
 	struct stat	 st;
 
 	conf_stat(&st);
-	if (st.st_ino != conf_st.st_ino || st.st_dev != conf_st.st_dev ||
-	    st.st_size != conf_st.st_size ||
-	    st.st_mtim.tv_sec != conf_st.st_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != conf_st.st_mtim.tv_nsec ||
-	    st.st_ctim.tv_sec != conf_st.st_ctim.tv_sec ||
-	    st.st_ctim.tv_nsec != conf_st.st_ctim.tv_nsec)
+	if (stat_changed(&st, &conf_st))
 		reload(0);
+	users_check(0);
 }
 
 /* In a child: fd becomes 3, every other fd above 2 is closed, and the
@@ -245,6 +284,24 @@ session_end(struct sess *s)
 	*s = sess[--nsess];
 }
 
+/*
+ * The end of a forked smtpd: exit() ran the libraries' destructors
+ * (_dl_fini) over sessiond's inherited address space, copying pages only
+ * to throw them away: an eighth of a session's CPU (bench/README.md,
+ * optimisation 3). Nothing of ours is registered with atexit(); stdio is
+ * flushed here. A sanitizer build keeps exit(): LeakSanitizer runs there.
+ */
+static void __attribute__((noreturn))
+session_exit(int code)
+{
+#ifdef __SANITIZE_ADDRESS__
+	exit(code);
+#else
+	fflush(NULL);
+	_exit(code);
+#endif
+}
+
 /* One connection: the pair. conn is closed here. */
 static void
 session_start(int conn, const char *id, const char *kind,
@@ -291,6 +348,7 @@ session_start(int conn, const char *id, const char *kind,
 		}
 		if (priv_is_root())
 			priv_drop(conf->queue_user, NULL);
+		enqueue_quick_exit = 1;
 		enqueue_run(conf, 3, client, uid[0] != '\0' ? uid : NULL);
 	}
 	if (enq != -1 && (smtpd = fork_quiet()) == 0) {
@@ -301,7 +359,7 @@ session_start(int conn, const char *id, const char *kind,
 			const char *t[] = { "-l", kind, NULL };
 			proctitle("smtpd", t);
 		}
-		exit(smtpd_run(conf, l));
+		session_exit(smtpd_run(conf, l));
 	}
 	if (enq == -1 || smtpd == -1) {
 		log_warn_errno("fork for a session from %s", client[0] != '\0' ?
@@ -429,11 +487,11 @@ main(int argc, char *argv[])
 	/* Once, as root: every smtpd child inherits the context. */
 	starttls_init(conf);
 	/* Work every child would repeat, done once here: the NSS modules
-	 * (priv_drop's user and group look-ups dlopen them) and the time zone
-	 * (tzset() reads zoneinfo only when TZ changed). The answers are not
-	 * kept: each child looks its user up again, so a changed passwd file
-	 * is seen. */
-	(void)getpwnam(conf->queue_user);
+	 * (priv_drop's user and group look-ups dlopen them), the two users
+	 * themselves (users_check(): looked up again when /etc/passwd
+	 * changes) and the time zone (smtpd_run() then only checks that it
+	 * is loaded). */
+	users_check(1);
 	(void)getgrgid(0);
 	endpwent();
 	endgrent();

@@ -214,6 +214,21 @@ smtpd_listener(const char *name, enum listener *l)
 	return 0;
 }
 
+/*
+ * Load the time zone unless this process image has it: localtime_r()
+ * reads zoneinfo only the first time, where tzset() stat()s and parses
+ * /etc/localtime on every call. A session forked by sessiond (which
+ * called tzset()) so pays nothing; an exec'd smtpd loads it here.
+ */
+static void
+smtpd_tz_load(void)
+{
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	(void)localtime_r(&now, &tm);
+}
+
 int
 smtpd_run(struct conf *conf, enum listener listener)
 {
@@ -225,7 +240,7 @@ smtpd_run(struct conf *conf, enum listener listener)
 	peer_address(ip, sizeof(ip));
 	if (listener == LISTEN_LOCAL)
 		strlcpy(ip, "local", sizeof(ip));
-	tzset();			/* before chroot: no zoneinfo inside */
+	smtpd_tz_load();		/* before chroot: no zoneinfo inside */
 	signal(SIGPIPE, SIG_IGN);	/* a vanished peer is EPIPE */
 
 	/* Nothing from the client has been read yet, and nothing will be
