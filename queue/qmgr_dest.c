@@ -5,9 +5,11 @@
  * A remote job (kind 'r') joins the destination of its domain: the routes
  * table's entry (common/route.c: the domain, ".parent", "*") or the domain's
  * own MX, with the tls_policy table's level (or smtp_tls_security_level).
- * One destination is asked of resolve once for all the jobs waiting on it;
- * its answer is used for DEST_ANSWER_SECONDS (resolve caches for the TTL
- * itself, so asking again costs a pipe round trip, not DNS).
+ * One destination is asked of resolve once for all the jobs waiting on it,
+ * and its answer serves one transaction (qmgr_remote.c): resolve caches for
+ * the TTL itself, so asking again costs a pipe round trip, not DNS, and
+ * each answer comes with equal preferences shuffled anew, which spreads
+ * transactions over equal MX hosts (RFC 5321 5.1).
  *
  * Nothing is decided while a job is added: qmgr_remote_add() runs inside a
  * message's routing, where an outcome could finish the message under its
@@ -34,7 +36,6 @@
 #include "route.h"
 #include "qmgr.h"
 
-#define DEST_ANSWER_SECONDS	60
 #define RESOLVE_WRITE_TIMEOUT_MS 30000
 #define RESOLVE_IN_MAX		(2 * (FRAME_MAX + FRAME_HDR))
 
@@ -128,16 +129,9 @@ qmgr_remote_add(struct qmgr *q, struct qjob *j)
 {
 	struct qdest	*d;
 	const char	*at;
-	time_t		 now = time(NULL);
 
 	at = strrchr(j->target, '@');
 	d = dest_for(q, at != NULL ? at + 1 : "");
-	/* An old answer is asked again, unless jobs are still using it. */
-	if (d->hosts != NULL && d->active == 0 && d->jobs.n == 0 &&
-	    now - d->resolved >= DEST_ANSWER_SECONDS) {
-		free(d->hosts);
-		d->hosts = NULL;
-	}
 	j->next = NULL;
 	if (d->jobs.tail != NULL)
 		d->jobs.tail->next = j;
@@ -154,10 +148,6 @@ qmgr_dest_release(struct qmgr *q, struct qdest *d)
 	struct qdest	**pp;
 
 	if (d->jobs.n > 0 || d->active > 0 || d->qid != 0)
-		return;
-	/* A good answer is kept a while for the next message. */
-	if (d->fstatus == 0 && d->hosts != NULL &&
-	    time(NULL) - d->resolved < DEST_ANSWER_SECONDS)
 		return;
 	for (pp = &q->dests; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == d) {
@@ -237,14 +227,16 @@ qmgr_dest_pump(struct qmgr *q)
 				again = 1;
 				break;
 			}
+			/* Send first: a transaction spends its answer, and
+			 * the jobs left ask at once for the next one. */
+			if (d->hosts != NULL && d->jobs.n > 0)
+				qmgr_remote_send(q, d);
 			if (d->fstatus == 0 && d->jobs.n > 0 &&
 			    d->hosts == NULL && d->qid == 0 &&
 			    q->resolve_fd != -1) {
 				dest_query(q, d);
 				queried = 1;
 			}
-			if (d->hosts != NULL && d->jobs.n > 0)
-				qmgr_remote_send(q, d);
 			qmgr_dest_release(q, d);
 		}
 	} while (again);

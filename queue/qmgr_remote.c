@@ -210,6 +210,11 @@ qmgr_remote_send(struct qmgr *q, struct qdest *d)
 		q->remote_active++;
 		b->next = q->batches;
 		q->batches = b;
+		/* One answer, one transaction: the next asks resolve again
+		 * (qmgr_dest.c), for a fresh order of equal MX hosts. */
+		free(d->hosts);
+		d->hosts = NULL;
+		return;
 	}
 }
 
