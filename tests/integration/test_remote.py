@@ -32,13 +32,18 @@ runs resolve and rspawn.
     everything to a smarthost named in brackets (no MX lookup for it);
 12. a domain literal recipient user@[127.2.0.1];
 13. resolve runs chrooted as its user inside the MTA namespace, with the
-    namespace's resolv.conf (nameserver 127.0.0.53) copied into its chroot.
+    namespace's resolv.conf (nameserver 127.0.0.53) copied into its chroot;
+14. concurrency: remote_destination_concurrency and remote_concurrency
+    bound the transactions open at once (two slow sinks count them).
 """
 import email
 import email.utils
 import os
 import pwd
 import re
+import socket
+import threading
+import time
 
 import netlab
 from harness import ensure_user, maildir_messages, wait_for
@@ -46,12 +51,12 @@ from netlab import NetInstance
 
 RUN = os.urandom(4).hex()
 SENDER = "pt-rsender@localhost"
-lab = A = B = C = None
+lab = A = B = C = D = None
 sender = None
 
 
 def setup_module():
-    global lab, A, B, C, sender
+    global lab, A, B, C, D, sender
     sender = ensure_user("pt-rsender")
     lab = netlab.Lab().start()
     A = NetInstance(lab, "remote", tables={
@@ -62,7 +67,12 @@ def setup_module():
         "routes": {"*": "[smarthost.example.test]:2526"}}).start()
     # No connection reuse: every message picks its host anew.
     C = NetInstance(lab, "remote-spread", conf={"smtp_connection_reuse_seconds": "0"}).start()
-    for inst in (A, B, C):
+    # Two destinations, at most 2 transactions each and 3 in all.
+    D = NetInstance(lab, "remote-limits", conf={
+        "smtp_connection_reuse_seconds": "0", "remote_concurrency": "3",
+        "remote_destination_concurrency": "2"}, tables={
+        "routes": {"slow1.test": "[127.2.0.1]:2601", "slow2.test": "[127.2.0.1]:2602"}}).start()
+    for inst in (A, B, C, D):
         try:
             wait_for(lambda: inst.child("resolve") and inst.child("rspawn"), 10,
                      "resolve and rspawn")
@@ -72,7 +82,7 @@ def setup_module():
 
 def teardown_module():
     try:
-        for inst in (A, B, C):
+        for inst in (A, B, C, D):
             if inst is not None:
                 inst.cleanup()
     finally:
@@ -82,7 +92,7 @@ def teardown_module():
 
 def failure_log():
     out = ""
-    for inst in (A, B, C):
+    for inst in (A, B, C, D):
         if inst is not None:
             out += "--- postern %s:\n%s\n" % (inst.name, inst.log()[-3000:])
     return out + (lab.log() if lab else "")
@@ -541,3 +551,93 @@ def test_domain_literal_recipient():
     assert re.search(r"to=<lit@example\.test>, orig_to=<lit@\[127\.2\.0\.1\]>",
                      lab.postfix.log())
     wait_log(A, "lit@[127.2.0.1]", "sent")
+
+
+# -- 14: concurrency limits -----------------------------------------------------
+class SlowSink:
+    """A minimal SMTP server in the PEER namespace that holds each DATA
+    reply for `hold` seconds (a slow destination, not a synchronisation)
+    and counts the transactions open at once, per port and in all."""
+
+    def __init__(self, ports, hold=0.6):
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.open = {p: 0 for p in ports}
+        self.peak = {p: 0 for p in ports}
+        self.total = self.peak_total = 0
+        self.done = 0
+        self.socks = []
+        with netlab.inside(lab.peer):
+            for p in ports:
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((netlab.MX1, p))
+                s.listen(16)
+                self.socks.append(s)
+                threading.Thread(target=self.accept, args=(s, p), daemon=True).start()
+
+    def accept(self, s, port):
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c, port), daemon=True).start()
+
+    def serve(self, c, port):
+        f = c.makefile("rb")
+        with self.lock:
+            self.open[port] += 1
+            self.total += 1
+            self.peak[port] = max(self.peak[port], self.open[port])
+            self.peak_total = max(self.peak_total, self.total)
+        try:
+            c.sendall(b"220 slow.test ESMTP\r\n")
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line[:4].upper()
+                if cmd == b"EHLO":
+                    c.sendall(b"250-slow.test\r\n250 8BITMIME\r\n")
+                elif cmd == b"DATA":
+                    c.sendall(b"354 go\r\n")
+                    while f.readline() not in (b".\r\n", b""):
+                        pass
+                    time.sleep(self.hold)
+                    with self.lock:
+                        self.done += 1
+                    c.sendall(b"250 2.0.0 taken\r\n")
+                elif cmd == b"QUIT":
+                    c.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    c.sendall(b"250 2.0.0 ok\r\n")
+        finally:
+            with self.lock:
+                self.open[port] -= 1
+                self.total -= 1
+            c.close()
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+def test_concurrency_limits_per_destination_and_in_all():
+    need_remote(D)
+    sink = SlowSink([2601, 2602])
+    try:
+        rcpts = ["c%d@slow%d.test" % (i, 1 + i % 2) for i in range(12)]
+        for r in rcpts:       # one message each: 12 transactions
+            D.send_id(SENDER, [r], message(tag("conc"), to=r))
+        wait_for(lambda: sink.done >= 12, 60, "12 transactions at the slow sinks",
+                 interval=0.1)
+        for r in rcpts:
+            wait_log(D, r, "sent")
+        # Each destination had 6 messages, at most 2 at once; both together
+        # at most 3: the limits were reached and never passed.
+        assert max(sink.peak.values()) == 2, sink.peak
+        assert sink.peak_total == 3, sink.peak_total
+    finally:
+        sink.close()
