@@ -54,6 +54,7 @@
 #include "priv.h"
 #include "qfile.h"
 #include "rcpt.h"
+#include "spawner.h"
 #include "spool.h"
 #include "loop.h"
 #include "maildir.h"
@@ -118,8 +119,7 @@ static unsigned		 qgen;		/* bumped when qfd changes */
 static struct buf	 qin, qout;
 static struct child	*kids;
 static size_t		 nkids, nrunning;
-static int		 sigpipe_fds[2] = { -1, -1 };
-static volatile sig_atomic_t got_chld, got_hup, got_term;
+static int		 sigfd = -1;	/* the self-pipe, to poll */
 
 static void	lspawn_usage(void) __attribute__((noreturn));
 
@@ -128,67 +128,6 @@ lspawn_usage(void)
 {
 	fprintf(stderr, "usage: lspawn [-c confdir]\n");
 	exit(64);
-}
-
-/* The handlers only set a flag and wake poll(): all the work happens in
- * the loop, where no async-signal-safety rule can be broken. */
-static void
-lspawn_signal(int sig)
-{
-	int saved = errno;
-	ssize_t n;
-
-	if (sig == SIGCHLD)
-		got_chld = 1;
-	else if (sig == SIGHUP)
-		got_hup = 1;
-	else if (sig == SIGTERM)
-		got_term = 1;
-	/* A full pipe already holds a wake-up: nothing is lost. */
-	n = write(sigpipe_fds[1], "", 1);
-	(void)n;
-	errno = saved;
-}
-
-static void
-lspawn_signals(void)
-{
-	struct sigaction sa;
-
-	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
-		fatal_errno("self-pipe");
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	/* A reply to a qmgr that went away must be an EPIPE, not death. */
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = lspawn_signal;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-static void
-lspawn_nonblock(int fd)
-{
-	int fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		fatal_errno("fcntl");
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal_errno("fcntl");
-}
-
-static struct timespec
-lspawn_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
 }
 
 /* Forget the qmgr connection. qmgr forgets what it had outstanding on it
@@ -736,14 +675,14 @@ lspawn_request(const char *const f[8])
 	close(p[1]);
 	/* Also here, so a timeout right away cannot miss the group. */
 	setpgid(pid, pid);
-	lspawn_nonblock(p[0]);
+	spawner_nonblock(p[0]);
 	memset(c, 0, sizeof(*c));
 	c->res = res;
 	c->forward = t.forward;
 	c->pid = pid;
 	c->fd = p[0];
 	c->gen = qgen;
-	c->deadline = lspawn_now();
+	c->deadline = spawner_now();
 	c->deadline.tv_sec += conf.local_delivery_timeout_seconds;
 	strlcpy(c->id, id, sizeof(c->id));
 	strlcpy(c->qid, qid, sizeof(c->qid));
@@ -850,7 +789,7 @@ lspawn_reap(void)
 static int
 lspawn_deadlines(void)
 {
-	struct timespec now = lspawn_now();
+	struct timespec now = spawner_now();
 	long long ms, next = -1;
 	size_t i;
 
@@ -947,25 +886,12 @@ lspawn_qmgr_read(void)
 static void
 lspawn_control(void)
 {
-	char tag = 0;
 	int fd;
 
-	fd = fd_recv(LSPAWN_CTL_FD, &tag);
-	if (fd == -2) {
-		log_info("master went away, exiting");
-		exit(0);
-	}
-	if (fd == -1)
-		fatal_errno("control socket");
-	if (tag != 'P') {
-		log_warn("control socket: unexpected tag 0x%02x",
-		    (unsigned char)tag);
-		close(fd);
+	if ((fd = spawner_control(LSPAWN_CTL_FD)) == -1)
 		return;
-	}
 	if (qfd != -1)
 		lspawn_qmgr_drop("replaced by a new qmgr socket");
-	lspawn_nonblock(fd);
 	qfd = fd;
 	qgen++;
 	log_info("new qmgr connection");
@@ -992,7 +918,6 @@ lspawn_loop(void)
 {
 	struct pollfd *pfd = NULL;
 	size_t npfd = 0, n, i, first;
-	char drain[64];
 	int timeout;
 
 	for (;;) {
@@ -1003,7 +928,7 @@ lspawn_loop(void)
 			    NULL)
 				fatal("out of memory");
 		}
-		pfd[0].fd = sigpipe_fds[0];
+		pfd[0].fd = sigfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = LSPAWN_CTL_FD;
 		pfd[1].events = POLLIN;
@@ -1019,23 +944,22 @@ lspawn_loop(void)
 				continue;
 			fatal_errno("poll");
 		}
-		while (read(sigpipe_fds[0], drain, sizeof(drain)) > 0)
-			;
-		if (got_term) {
+		spawner_drain();
+		if (spawner_got_term) {
 			log_info("SIGTERM, exiting; deliveries under way "
 			    "finish on their own");
 			exit(0);
 		}
-		if (got_hup) {
-			got_hup = 0;
+		if (spawner_got_hup) {
+			spawner_got_hup = 0;
 			lspawn_reload();
 		}
 		for (i = 0; i < nkids; i++)
 			if (pfd[first + i].fd != -1 && pfd[first + i].revents &&
 			    kids[i].pid != 0 && kids[i].fd == pfd[first + i].fd)
 				lspawn_child_read(&kids[i]);
-		if (got_chld) {
-			got_chld = 0;
+		if (spawner_got_chld) {
+			spawner_got_chld = 0;
 			lspawn_reap();
 		}
 		if (pfd[1].revents)
@@ -1050,26 +974,13 @@ lspawn_loop(void)
 	}
 }
 
-/* fds 0-2 must be open: otherwise the next open() would become stdin or
- * stdout, and a child's dup2() onto 0 and 1 would clobber it. */
-static void
-lspawn_stdfds(void)
-{
-	int fd;
-
-	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
-		;
-	if (fd > 2)
-		close(fd);
-}
-
 int
 main(int argc, char *argv[])
 {
 	struct buf err = BUF_INIT;
 	int ch;
 
-	lspawn_stdfds();
+	spawner_stdfds();
 	log_init("lspawn", 0);
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		switch (ch) {
@@ -1094,11 +1005,11 @@ main(int argc, char *argv[])
 	buf_init(&qin, FRAME_HDR + FRAME_MAX);
 	buf_init(&qout, LSPAWN_OUT_MAX);
 	if (fcntl(LSPAWN_QMGR_FD, F_GETFD) != -1) {
-		lspawn_nonblock(LSPAWN_QMGR_FD);
+		spawner_nonblock(LSPAWN_QMGR_FD);
 		qfd = LSPAWN_QMGR_FD;
 	} else
 		log_warn("fd 3 (qmgr) is not open; waiting for one on fd 4");
-	lspawn_signals();
+	sigfd = spawner_signals();
 	log_info("started, %s delivery agent",
 	    conf.local_agent[0] != '\0' ? conf.local_agent : "built-in");
 	lspawn_loop();
