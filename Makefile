@@ -27,9 +27,9 @@ HARDEN	 = -fstack-protector-strong -fPIE
 CPPFLAGS = -D_GNU_SOURCE -Icommon -DCONFDIR_DEFAULT='"$(CONFDIR)"'
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 LIBS	 = -lbsd -lcdb
-# Only smtpd and sessiond (and the unit tests of smtpd's files and of
+# Only smtpd, sessiond and rspawn (and the unit tests of their files and of
 # common/tls.c) link OpenSSL: the other programs, master above all, do not
-# map it. sessiond maps it once and forks sessions from it.
+# map it. sessiond and rspawn map it once and fork from it.
 TLS_LIBS = -lssl -lcrypto
 
 ifeq ($(SANITIZE),1)

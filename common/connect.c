@@ -8,24 +8,15 @@
 #include <sys/socket.h>
 #include <errno.h>
 #include <poll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "connect.h"
-
-static long long
-net_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "io.h"
 
 int
 net_connect(const struct sockaddr *sa, socklen_t salen, int timeout_ms)
 {
-	long long deadline = net_now_ms() + timeout_ms, left;
+	long long deadline = io_now_ms() + timeout_ms, left;
 	struct pollfd pfd;
 	socklen_t elen = sizeof(int);
 	int fd, err = 0, r;
@@ -38,7 +29,7 @@ net_connect(const struct sockaddr *sa, socklen_t salen, int timeout_ms)
 	if (errno != EINPROGRESS && errno != EINTR)
 		goto fail;
 	for (;;) {
-		if ((left = deadline - net_now_ms()) <= 0) {
+		if ((left = deadline - io_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			goto fail;
 		}

@@ -26,8 +26,7 @@
 
 #define IO_READ_CHUNK	8192
 
-/* Deadline in ms on the monotonic clock; -1 means none. */
-static long long
+long long
 io_now_ms(void)
 {
 	struct timespec ts;
@@ -36,6 +35,7 @@ io_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Deadline in ms on the monotonic clock; -1 means none. */
 static long long
 io_deadline(int timeout_ms)
 {

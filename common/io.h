@@ -63,6 +63,9 @@ int	 io_puts(struct io *, const char *);
 int	 io_printf(struct io *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 io_flush(struct io *);		/* 0, or -1 with errno */
+/* Milliseconds on the monotonic clock (a clock step cannot stretch or cut
+ * a timeout): every deadline of Postern's I/O is one of these. */
+long long io_now_ms(void);
 /* Wait up to timeout_ms for the fd to become readable; 1, 0 timeout, -1. */
 int	 io_wait_readable(struct io *, int timeout_ms);
 

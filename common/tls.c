@@ -3,7 +3,10 @@
  *
  * Called by smtpd: tls_server_ctx() once, as root, before chroot;
  * tls_accept() for STARTTLS or before the greeting on an smtps listener;
- * tls_close() at the end of the session. Only programs that call these
+ * tls_close() at the end of the session. By rspawn(8): tls_client_ctx()
+ * once, as root, before chroot (the CA bundle is outside it), and
+ * tls_connect() for each STARTTLS of the remote client, in its children.
+ * Only programs that call these
  * link -lssl -lcrypto (libcommon.a is an archive: tls.o is pulled in only
  * where it is used), so master, which forks per connection, stays small.
  *
@@ -16,6 +19,11 @@
  *     tickets even with SSL_OP_NO_TICKET (stateful ones), so the count is
  *     set to 0 too. There is no session cache: every smtpd serves one
  *     connection and exits, so a cache could never be hit.
+ *   - The client checks the certificate's name (SSL_set1_host, no partial
+ *     wildcards) always, and fails the handshake on it or on the chain
+ *     only when asked to verify: "may" and "encrypt" take any certificate
+ *     (RFC 7435 opportunistic security), "verify" none that does not
+ *     verify against tls_ca_file.
  *   - An EOF without close_notify is an EOF, not an error: SMTP frames its
  *     own data (".", QUIT), so truncation cannot go unnoticed, and most
  *     clients just close.
@@ -73,6 +81,31 @@ tls_handshake_reason(SSL *ssl, struct buf *err)
 	tls_reason(err, "", "protocol error");
 }
 
+/* A context of either side: TLS 1.2 and up, and the write mode io.c
+ * needs. NULL with the reason in err. */
+static SSL_CTX *
+tls_ctx_new(const SSL_METHOD *method, struct buf *err)
+{
+	SSL_CTX	*ctx;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((ctx = SSL_CTX_new(method)) == NULL) {
+		tls_reason(err, "SSL_CTX_new", "failed");
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		tls_reason(err, "TLS 1.2 minimum", "failed");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* io_flush() retries with what is left from a moved pointer, and is
+	 * content with part of it. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
 struct ssl_ctx_st *
 tls_server_ctx(const struct conf *c, struct buf *err)
 {
@@ -85,16 +118,8 @@ tls_server_ctx(const struct conf *c, struct buf *err)
 		return NULL;
 	}
 	key = c->tls_key_file[0] != '\0' ? c->tls_key_file : c->tls_cert_file;
-	ERR_clear_error();
-	errno = 0;
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		tls_reason(err, "SSL_CTX_new", "failed");
+	if ((ctx = tls_ctx_new(TLS_server_method(), err)) == NULL)
 		return NULL;
-	}
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		tls_reason(err, "TLS 1.2 minimum", "failed");
-		goto fail;
-	}
 	opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CIPHER_SERVER_PREFERENCE;
 	if (!c->tls_session_tickets) {
@@ -103,10 +128,6 @@ tls_server_ctx(const struct conf *c, struct buf *err)
 	}
 	SSL_CTX_set_options(ctx, opts);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	/* io_flush() retries with what is left from a moved pointer, and is
-	 * content with part of it. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_dh_auto(ctx, 1);
 	errno = 0;
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert_file) != 1) {
@@ -131,15 +152,6 @@ tls_ctx_free(struct ssl_ctx_st *ctx)
 	SSL_CTX_free(ctx);
 }
 
-static long long
-tls_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for fd until the deadline (-1: none): 0 ready, -1 (ETIMEDOUT). */
 static int
 tls_wait(int fd, short events, long long deadline)
@@ -150,7 +162,7 @@ tls_wait(int fd, short events, long long deadline)
 
 	for (;;) {
 		left = -1;
-		if (deadline >= 0 && (left = deadline - tls_now_ms()) < 0)
+		if (deadline >= 0 && (left = deadline - io_now_ms()) < 0)
 			left = 0;
 		pfd.fd = fd;
 		pfd.events = events;
@@ -169,7 +181,7 @@ tls_wait(int fd, short events, long long deadline)
 static long long
 tls_deadline(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : tls_now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
 }
 
 /*
@@ -319,18 +331,26 @@ tls_handshake(SSL *ssl, struct io *in, struct io *out, int timeout_ms,
 	return 0;
 }
 
+static SSL *
+tls_ssl_new(SSL_CTX *ctx, struct buf *err)
+{
+	SSL	*ssl;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((ssl = SSL_new(ctx)) == NULL)
+		tls_reason(err, "SSL_new", "failed");
+	return ssl;
+}
+
 int
 tls_accept(struct ssl_ctx_st *ctx, struct io *in, struct io *out,
     int timeout_ms, struct buf *err)
 {
 	SSL	*ssl;
 
-	ERR_clear_error();
-	errno = 0;
-	if ((ssl = SSL_new(ctx)) == NULL) {
-		tls_reason(err, "SSL_new", "failed");
+	if ((ssl = tls_ssl_new(ctx, err)) == NULL)
 		return -1;
-	}
 	return tls_handshake(ssl, in, out, timeout_ms, SSL_accept,
 	    "connection closed by client", err);
 }
@@ -340,21 +360,10 @@ tls_client_ctx(const char *ca_file, struct buf *warn, struct buf *err)
 {
 	SSL_CTX	*ctx;
 
-	ERR_clear_error();
-	errno = 0;
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		tls_reason(err, "SSL_CTX_new", "failed");
+	if ((ctx = tls_ctx_new(TLS_client_method(), err)) == NULL)
 		return NULL;
-	}
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		tls_reason(err, "TLS 1.2 minimum", "failed");
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Loaded now, before the chroot: the bundle is not inside it. A
 	 * missing file is survivable: "verify" then always fails, the other
 	 * policies never look. */
@@ -372,12 +381,8 @@ tls_connect(struct ssl_ctx_st *ctx, struct io *io, const char *servername,
 {
 	SSL	*ssl;
 
-	ERR_clear_error();
-	errno = 0;
-	if ((ssl = SSL_new(ctx)) == NULL) {
-		tls_reason(err, "SSL_new", "failed");
+	if ((ssl = tls_ssl_new(ctx, err)) == NULL)
 		return -1;
-	}
 	/* RFC 6066 3: SNI is a host name, never an address literal. */
 	if (servername[0] != '\0' && servername[0] != '[' &&
 	    strchr(servername, ':') == NULL &&

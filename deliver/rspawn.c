@@ -56,6 +56,7 @@
 #include "priv.h"
 #include "remote.h"
 #include "smtp_reply.h"
+#include "spawner.h"
 #include "tls.h"
 
 #define RSPAWN_QMGR_FD		3
@@ -102,8 +103,7 @@ static struct dead	*dead;
 static size_t		 ndead;
 static unsigned long	 idle_seq;
 static char		*dg;		/* one datagram */
-static int		 sigpipe_fds[2] = { -1, -1 };
-static volatile sig_atomic_t got_chld, got_hup, got_term;
+static int		 sigfd = -1;	/* the self-pipe, to poll */
 
 static void	rspawn_usage(void) __attribute__((noreturn));
 
@@ -112,62 +112,6 @@ rspawn_usage(void)
 {
 	fprintf(stderr, "usage: rspawn [-c confdir]\n");
 	exit(64);
-}
-
-static void
-rspawn_signal(int sig)
-{
-	int saved = errno;
-	ssize_t n;
-
-	if (sig == SIGCHLD)
-		got_chld = 1;
-	else if (sig == SIGHUP)
-		got_hup = 1;
-	else if (sig == SIGTERM)
-		got_term = 1;
-	n = write(sigpipe_fds[1], "", 1);
-	(void)n;
-	errno = saved;
-}
-
-static void
-rspawn_signals(void)
-{
-	struct sigaction sa;
-
-	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
-		fatal_errno("self-pipe");
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = rspawn_signal;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-static void
-rspawn_nonblock(int fd)
-{
-	int fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal_errno("fcntl");
-}
-
-static struct timespec
-rspawn_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
 }
 
 /* Forget the qmgr connection: qmgr sends what it had outstanding again
@@ -255,7 +199,7 @@ rspawn_finish(unsigned gen, const char *id, size_t nrcpt,
 static int
 rspawn_dead(const char *addr, unsigned port)
 {
-	time_t now = rspawn_now().tv_sec;
+	time_t now = spawner_now().tv_sec;
 	size_t i;
 
 	for (i = 0; i < ndead; ) {
@@ -284,7 +228,7 @@ rspawn_dead_add(const char *addr, unsigned port)
 	dead = d;
 	strlcpy(dead[ndead].addr, addr, sizeof(dead[ndead].addr));
 	dead[ndead].port = port;
-	dead[ndead].until = rspawn_now().tv_sec + conf.smtp_dead_host_seconds;
+	dead[ndead].until = spawner_now().tv_sec + conf.smtp_dead_host_seconds;
 	ndead++;
 }
 
@@ -379,7 +323,7 @@ rspawn_child_I(struct child *c, const char *const f[2])
 		return -1;
 	c->idle = 1;
 	c->seq = ++idle_seq;
-	c->idle_until = rspawn_now();
+	c->idle_until = spawner_now();
 	c->idle_until.tv_sec += conf.smtp_connection_reuse_seconds;
 	return 0;
 }
@@ -525,15 +469,14 @@ rspawn_fork(int qf)
 		if (qfd != -1)
 			close(qfd);
 		close(RSPAWN_CTL_FD);
-		close(sigpipe_fds[0]);
-		close(sigpipe_fds[1]);
+		spawner_child();
 		for (i = 0; i < nkids; i++)
 			if (kids[i].sock != -1)
 				close(kids[i].sock);
 		remote_child(sv[1], &conf, tls);
 	}
 	close(sv[1]);
-	rspawn_nonblock(sv[0]);
+	spawner_nonblock(sv[0]);
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
 	c->sock = sv[0];
@@ -541,7 +484,7 @@ rspawn_fork(int qf)
 }
 
 /* Hand job (its hosts filtered) and qf to child c. 0, or -1 with c
- * closed. */
+ * closed and the job answered. */
 static int
 rspawn_dispatch(struct child *c, const struct remote_job *j, int qf)
 {
@@ -555,8 +498,13 @@ rspawn_dispatch(struct child *c, const struct remote_job *j, int qf)
 	    remote_job_hosts(j, &hosts) == -1 ||
 	    remote_job_rcpts(j, &rcpts) == -1 ||
 	    frame_put_fields(&rec, 'T', j->id, j->qid, j->dest, j->policy,
-	    buf_str(&hosts), buf_str(&rcpts), (char *)NULL) == -1)
+	    buf_str(&hosts), buf_str(&rcpts), (char *)NULL) == -1) {
+		/* The child has no job: it goes, the request is answered. */
+		rspawn_finish(qgen, j->id, j->nrcpt, NULL, 'Z', "4.3.0",
+		    "cannot start a delivery process", "");
+		rspawn_child_close(c, "");
 		goto out;
+	}
 	c->busy = 1;
 	c->idle = 0;
 	c->gen = qgen;
@@ -572,10 +520,6 @@ rspawn_dispatch(struct child *c, const struct remote_job *j, int qf)
 	}
 	rc = 0;
 out:
-	if (rc == -1 && c->busy == 0 && c->answered != NULL) {
-		free(c->answered);
-		c->answered = NULL;
-	}
 	buf_free(&hosts);
 	buf_free(&rcpts);
 	buf_free(&rec);
@@ -745,25 +689,12 @@ rspawn_qmgr_read(void)
 static void
 rspawn_control(void)
 {
-	char tag = 0;
 	int fd;
 
-	fd = fd_recv(RSPAWN_CTL_FD, &tag);
-	if (fd == -2) {
-		log_info("master went away, exiting");
-		exit(0);
-	}
-	if (fd == -1)
-		fatal_errno("control socket");
-	if (tag != 'P') {
-		log_warn("control socket: unexpected tag 0x%02x",
-		    (unsigned char)tag);
-		close(fd);
+	if ((fd = spawner_control(RSPAWN_CTL_FD)) == -1)
 		return;
-	}
 	if (qfd != -1)
 		rspawn_qmgr_drop("replaced by a new qmgr socket");
-	rspawn_nonblock(fd);
 	qfd = fd;
 	qgen++;
 	log_info("new qmgr connection");
@@ -774,7 +705,7 @@ rspawn_control(void)
 static int
 rspawn_idle_timeouts(void)
 {
-	struct timespec now = rspawn_now();
+	struct timespec now = spawner_now();
 	long long ms, next = -1;
 	size_t i;
 
@@ -800,7 +731,6 @@ rspawn_loop(void)
 {
 	struct pollfd *pfd = NULL;
 	size_t npfd = 0, n, i;
-	char drain[64];
 	int timeout;
 
 	for (;;) {
@@ -811,7 +741,7 @@ rspawn_loop(void)
 			    NULL)
 				fatal("out of memory");
 		}
-		pfd[0].fd = sigpipe_fds[0];
+		pfd[0].fd = sigfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = RSPAWN_CTL_FD;
 		pfd[1].events = POLLIN;
@@ -827,15 +757,14 @@ rspawn_loop(void)
 				continue;
 			fatal_errno("poll");
 		}
-		while (read(sigpipe_fds[0], drain, sizeof(drain)) > 0)
-			;
-		if (got_term) {
+		spawner_drain();
+		if (spawner_got_term) {
 			log_info("SIGTERM, exiting; deliveries under way "
 			    "finish on their own");
 			exit(0);
 		}
-		if (got_hup) {
-			got_hup = 0;
+		if (spawner_got_hup) {
+			spawner_got_hup = 0;
 			log_info("SIGHUP: postern.conf is outside the chroot; "
 			    "restart rspawn to take a new one");
 		}
@@ -843,8 +772,8 @@ rspawn_loop(void)
 			if (pfd[3 + i].fd != -1 && pfd[3 + i].revents &&
 			    kids[i].sock == pfd[3 + i].fd)
 				rspawn_child_read(&kids[i]);
-		if (got_chld) {
-			got_chld = 0;
+		if (spawner_got_chld) {
+			spawner_got_chld = 0;
 			rspawn_reap();
 		}
 		if (pfd[1].revents)
@@ -859,25 +788,13 @@ rspawn_loop(void)
 	}
 }
 
-/* fds 0-2 must be open: otherwise a socket could become one of them. */
-static void
-rspawn_stdfds(void)
-{
-	int fd;
-
-	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
-		;
-	if (fd > 2)
-		close(fd);
-}
-
 int
 main(int argc, char *argv[])
 {
 	struct buf err = BUF_INIT, warn = BUF_INIT;
 	int ch;
 
-	rspawn_stdfds();
+	spawner_stdfds();
 	log_init("rspawn", 0);
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		switch (ch) {
@@ -910,11 +827,11 @@ main(int argc, char *argv[])
 		fatal("out of memory");
 	buf_init(&qout, RSPAWN_OUT_MAX);
 	if (fcntl(RSPAWN_QMGR_FD, F_GETFD) != -1) {
-		rspawn_nonblock(RSPAWN_QMGR_FD);
+		spawner_nonblock(RSPAWN_QMGR_FD);
 		qfd = RSPAWN_QMGR_FD;
 	} else
 		log_warn("fd 3 (qmgr) is not open; waiting for one on fd 4");
-	rspawn_signals();
+	sigfd = spawner_signals();
 	log_info("started");
 	rspawn_loop();
 	return 0;

@@ -276,6 +276,34 @@ def dns_corpus():
     }
     for n, (opt, data) in seeds.items():
         put("dns", n, bytes([opt]) + data)
+# -- replies: what an SMTP server says to the remote client (fuzz_reply) --------
+def reply_corpus():
+    seeds = {
+        "greeting": b"220 mx.example.org ESMTP Postfix\r\n",
+        "ehlo": b"250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
+                b"250-ETRN\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+                b"250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n",
+        "ehlo-lower": b"250-x\r\n250-size\r\n250-pipelining\r\n250 starttls\r\n",
+        "rcpt-550": b"550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown in "
+                    b"local recipient table\r\n",
+        "greylist": b"450-4.7.1 <a@b>: Recipient address rejected:\r\n450 4.7.1 Greylisted, "
+                    b"see http://example/\r\n",
+        "short-25": b"25\r\n",
+        "empty-cont": b"250-\r\n250 ok\r\n",
+        "mismatch": b"250-a\r\n251 b\r\n",
+        "cr-inside": b"550 5.1.1 bad\r250 2.1.5 fake\r\n",
+        "nul-inside": b"550 5.1.1 a\0b\r\n",
+        "escape": b"550 x\x1b[2J\x7f\r\n",
+        "bare": b"250\n",
+        "data-354": b"354 End data with <CR><LF>.<CR><LF>\r\n",
+        "bare-lf": b"220 x\n",
+        "no-end": b"250-more\r\n",
+        "message": b"Subject: x\n\n.leading\n..two\nlone\rcr\r\nmid.dot\n.\nno final newline",
+        "long-line": b"250 " + b"x" * 1100 + b"\r\n",
+        "enhanced-wrong-class": b"550 4.1.1 confused\r\n",
+    }
+    for name, data in seeds.items():
+        put("reply", name, data)
 
 
 if __name__ == "__main__":
@@ -287,3 +315,4 @@ if __name__ == "__main__":
     headers_corpus()
     table_corpus()
     dns_corpus()
+    reply_corpus()

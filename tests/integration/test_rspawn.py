@@ -18,6 +18,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -35,6 +36,21 @@ _seq = [0]
 
 
 # -- the queue file and the records ------------------------------------------
+
+# What master does before exec: the qmgr socket on fd 3, control on fd 4,
+# nothing else of ours left open.
+FDS_TO_3_4 = """
+import fcntl, os, sys
+a, b = (fcntl.fcntl(int(x), fcntl.F_DUPFD, 10) for x in sys.argv[1:3])
+for x in sys.argv[1:3]:
+    os.close(int(x))
+os.dup2(a, 3)
+os.dup2(b, 4)
+os.close(a)
+os.close(b)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
 
 def rec(t, payload):
     return t.encode() + struct.pack(">I", len(payload)) + payload
@@ -92,20 +108,16 @@ class Rspawn:
         self.q, q_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.ctl, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.logfile = os.path.join(self.dir, "log")
-        # 5 to 9 (dash takes one digit), so that the redirections below cannot clobber each other
-        a = fcntl.fcntl(q_theirs.fileno(), fcntl.F_DUPFD, 5)
-        b = fcntl.fcntl(ctl_theirs.fileno(), fcntl.F_DUPFD, 5)
+        # LeakSanitizer reads /proc at exit, which is not in the chroot.
         env = {"PATH": "/usr/bin:/bin", "POSTERN_LOG_STDERR": "1",
                "ASAN_OPTIONS": "detect_leaks=0"}
+        a, b = q_theirs.fileno(), ctl_theirs.fileno()
         with open(self.logfile, "wb") as log:
             self.proc = subprocess.Popen(
-                ["/bin/sh", "-c", 'exec "$@" 3<&%d 4<&%d %d<&- %d<&-' % (a, b, a, b), "sh",
-                 RSPAWN, "-c", self.etc],
+                [sys.executable, "-c", FDS_TO_3_4, str(a), str(b), RSPAWN, "-c", self.etc],
                 pass_fds=(a, b), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         q_theirs.close()
         ctl_theirs.close()
-        os.close(a)
-        os.close(b)
         self.q.settimeout(30)
         self.ids = 0
         wait_for(lambda: "started" in self.log() or self.proc.poll() is not None, 10,
