@@ -83,6 +83,13 @@ def test_root_only_where_designed():
     for p in inst.tree():
         if p.comm not in ("master", "lspawn", "sessiond"):
             assert p.uids[1] != 0, (p.comm, p.uids)
+    # The remote side: each in its own jail as its own user.
+    for prog, user, key in (("resolve", "postern-resolve", "resolve_chroot_directory"),
+                            ("rspawn", "postern-remote", "remote_chroot_directory")):
+        p = inst.child(prog)
+        assert p is not None, prog
+        assert set(p.uids) == {pwd.getpwnam(user).pw_uid}, (prog, p.uids)
+        assert p.root() == inst.conf[key], (prog, p.root())
 
 
 def test_spool_modes():
