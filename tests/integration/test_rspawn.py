@@ -489,6 +489,21 @@ def test_mail_refused_is_everyones():
     assert "DATA" not in srv.conns[0].cmds
 
 
+def test_helo_when_ehlo_is_refused():
+    """RFC 5321 3.2: a server that refuses EHLO gets HELO, and the
+    transaction goes on without extensions (no PIPELINING, no SIZE)."""
+    def script(c, line):
+        if line.startswith("EHLO"):
+            return b"502 5.5.2 Error: command not recognized\r\n"
+        return None
+    srv = FakeSMTP("127.0.0.40", script=script)
+    got, _ = deliver([srv.host()], rcpts=("a@remote.test",))
+    assert got["0"]["status"] == "K", got
+    cmds = srv.conns[0].cmds
+    assert [c.split(" ")[0] for c in cmds[:2]] == ["EHLO", "HELO"], cmds
+    assert "MAIL FROM:<s@client.test>" in cmds, cmds
+
+
 def test_greeting_4xx_next_host():
     bad = FakeSMTP("127.0.0.7", name="mx1.test", greeting=b"421 4.3.2 busy, come back later\r\n")
     good = FakeSMTP("127.0.0.8", name="mx2.test")
