@@ -109,6 +109,9 @@ batch_requeue(struct qbatch *b)
 		if (d->jobs.tail == NULL)
 			d->jobs.tail = b->jobs[i];
 		d->jobs.n++;
+		free(b->text[i]);
+		free(b->mta[i]);
+		b->text[i] = b->mta[i] = NULL;
 	}
 	b->n = 0;
 }
@@ -287,9 +290,8 @@ batch_finish(struct qmgr *q, struct qbatch *b, const char *dead)
 	q->remote_active--;
 	if (b->n > 0)
 		qmgr_msg_outcomes(q, r, b->n);
-	b->n = 0;			/* the jobs are consumed */
 	free(r);
-	batch_free(b);
+	batch_free(b);			/* its texts; the jobs were consumed */
 }
 
 static struct qbatch *
