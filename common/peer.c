@@ -16,17 +16,7 @@
 #include "frame.h"
 #include "log.h"
 #include "peer.h"
-
-void
-peer_nonblock(int fd)
-{
-	int fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal_errno("fcntl");
-}
+#include "spawner.h"
 
 void
 peer_init(struct peer *p, size_t out_max)
@@ -40,7 +30,7 @@ peer_init(struct peer *p, size_t out_max)
 	if (fcntl(PEER_CTL_FD, F_SETFD, FD_CLOEXEC) == -1)
 		fatal("fd 4 (control socket from master) is not open");
 	if (fcntl(PEER_FD, F_GETFD) != -1) {
-		peer_nonblock(PEER_FD);
+		spawner_nonblock(PEER_FD);
 		p->fd = PEER_FD;
 	} else
 		log_warn("fd 3 (qmgr) is not open; waiting for one on fd 4");
@@ -164,25 +154,13 @@ peer_consume(struct peer *p, size_t used)
 void
 peer_control(struct peer *p)
 {
-	char tag = 0;
 	int fd;
 
-	fd = fd_recv(PEER_CTL_FD, &tag);
-	if (fd == -2) {
-		log_info("master went away, exiting");
-		exit(0);
-	}
-	if (fd == -1)
-		fatal_errno("control socket");
-	if (tag != 'P') {
-		log_warn("control socket: unexpected tag 0x%02x",
-		    (unsigned char)tag);
-		close(fd);
+	/* master's new end for us (tag 'P'), non-blocking; EOF exits. */
+	if ((fd = spawner_control(PEER_CTL_FD)) == -1)
 		return;
-	}
 	if (p->fd != -1)
 		peer_drop(p, "replaced by a new qmgr socket");
-	peer_nonblock(fd);
 	p->fd = fd;
 	p->gen++;
 	log_info("new qmgr connection");

@@ -54,7 +54,5 @@ int	 peer_next(struct peer *, int type, struct buf *payload,
 void	 peer_consume(struct peer *, size_t used);
 /* fd 4 is readable: a new connection, or master gone (exit 0). */
 void	 peer_control(struct peer *);
-/* O_NONBLOCK and FD_CLOEXEC on fd (fatal on failure). */
-void	 peer_nonblock(int fd);
 
 #endif

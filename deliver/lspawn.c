@@ -53,6 +53,7 @@
 #include "frame.h"
 #include "log.h"
 #include "peer.h"
+#include "spawner.h"
 #include "priv.h"
 #include "qfile.h"
 #include "rcpt.h"
@@ -826,7 +827,7 @@ lspawn_request(const char *const f[8])
 	close(p[1]);
 	/* Also here, so a timeout right away cannot miss the group. */
 	setpgid(pid, pid);
-	peer_nonblock(p[0]);
+	spawner_nonblock(p[0]);
 	memset(c, 0, sizeof(*c));
 	c->res = res;
 	c->forward = t.forward;
