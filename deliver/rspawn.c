@@ -58,6 +58,7 @@
 #include "smtp_reply.h"
 #include "spawner.h"
 #include "tls.h"
+#include "nolsan.h"	/* rspawn and its clients end in the chroot */
 
 #define RSPAWN_QMGR_FD		3
 #define RSPAWN_CTL_FD		4

@@ -54,18 +54,7 @@
 #include "peer.h"
 #include "priv.h"
 #include "query.h"
-
-#ifdef __SANITIZE_ADDRESS__
-/* As in smtpd.c: resolve ends inside a chroot without /proc, where
- * LeakSanitizer would die instead of checking anything; the unit tests
- * look for leaks in resolve's files, outside any chroot. */
-const char *__lsan_default_options(void);
-const char *
-__lsan_default_options(void)
-{
-	return "detect_leaks=0";
-}
-#endif
+#include "nolsan.h"
 
 #define RESOLVE_ID_MAX		64	/* qmgr's query id, echoed back */
 #define RESOLVE_NAME_MAX	1024	/* a name longer than this is a

@@ -73,17 +73,7 @@
 #include "priv.h"
 #include "../smtpd/smtpd.h"
 #include "../queue/enqueue.h"
-
-#ifdef __SANITIZE_ADDRESS__
-/* As in smtpd.c: the smtpd child ends inside a chroot without /proc,
- * where LeakSanitizer would die instead of checking anything. */
-const char *__lsan_default_options(void);
-const char *
-__lsan_default_options(void)
-{
-	return "detect_leaks=0";
-}
-#endif
+#include "nolsan.h"
 
 #define EX_USAGE	64
 #define CTL_FD		3

@@ -50,21 +50,7 @@
 #include "log.h"
 #include "priv.h"
 #include "smtpd.h"
-
-#ifdef __SANITIZE_ADDRESS__
-/*
- * In a sanitizer build (make SANITIZE=1): LeakSanitizer walks /proc at exit,
- * and there is no /proc inside smtpd's chroot, so it would die with a fatal
- * error of its own instead of checking anything. Leaks in smtpd's code are
- * found by the unit tests, which run outside any chroot.
- */
-const char *__lsan_default_options(void);
-const char *
-__lsan_default_options(void)
-{
-	return "detect_leaks=0";
-}
-#endif
+#include "nolsan.h"
 
 #define EX_USAGE	64
 #define EX_TEMPFAIL	75
