@@ -1,7 +1,9 @@
 /*
  * enqueue: the only writer of new messages into the spool.
  *
- * Job: one enqueue per SMTP session, paired with that session's smtpd.
+ * Job: one enqueue per SMTP session at a time, paired with that session's
+ * smtpd for all of it (sessiond's workers serve many sessions in turn,
+ * each from a clean state: enqueue_session()).
  * smtpd speaks SMTP to the client; enqueue decides who is a recipient here
  * (common/rcpt.c, which needs the passwd database and the tables smtpd
  * cannot reach from its chroot), writes the queue file (common/qfile.c) with
@@ -81,13 +83,16 @@ static void	 txn_abandon(const struct buf *);
 static void	 auth_login(struct buf *);
 
 /*
- * The session, on fd (smtpd's socketpair end), as the queue user with the
+ * One session, on fd (smtpd's socketpair end), as the queue user with the
  * spool as cwd; c is copied. client: the numeric address master saw, or ""
- * with uid (the local submitter's, from SO_PEERCRED). Never returns.
- * Called by enqueue_main.c's main() and by sessiond's enqueue child.
+ * with uid (the local submitter's, from SO_PEERCRED). Returns 0 when smtpd
+ * closed fd (the session's clean end), with everything of the session
+ * closed, fd included, and freed: a pooled worker of sessiond then serves
+ * the next one. Every other end (a protocol error, a dead smtpd, a write
+ * error, SIGTERM) ends the process, as in the exec'd program.
  */
-void
-enqueue_run(const struct conf *c, int fd, const char *arg_client,
+int
+enqueue_session(const struct conf *c, int fd, const char *arg_client,
     const char *arg_uid)
 {
 	struct buf		 rec = BUF_INIT;
@@ -104,11 +109,14 @@ enqueue_run(const struct conf *c, int fd, const char *arg_client,
 	}
 	strlcpy(client, arg_client, sizeof(client));
 	conf = *c;
-	/* -u: a local submission; the uid is master's, from SO_PEERCRED. */
+	/* -u: a local submission; the uid is master's, from SO_PEERCRED.
+	 * Nothing of a previous session's submitter stays. */
+	local_reset();
 	if (arg_uid != NULL && local_init(arg_uid, &conf) == -1) {
 		log_warn("-u %s: not a uid", arg_uid);
 		exit(EX_USAGE_ARGS);
 	}
+	/* Opened per session, so a rebuilt table is seen by the next. */
 	rcpt_tables_init(&tables, &conf);
 	policy_init(&policy, &conf, client);
 	table_init(&passwd, &conf, "passwd");
@@ -147,7 +155,7 @@ enqueue_run(const struct conf *c, int fd, const char *arg_client,
 		r = frame_read(&peer, &type, &rec, 0);
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		if (r == 0)
-			finish(0);
+			break;
 		if (r == -1) {
 			log_warn_errno("read from smtpd%s",
 			    in_data() ? " during DATA" : "");
@@ -179,6 +187,31 @@ enqueue_run(const struct conf *c, int fd, const char *arg_client,
 			protocol_error(type, "unknown record type");
 		}
 	}
+
+	/* The clean end: an unfinished tmp/ file was never promised. */
+	enqueue_tmp_discard(&txn);
+	qenv_free(&txn.env);
+	rcpt_tables_close(&tables);
+	table_close(&policy.relay);
+	table_close(&policy.access);
+	table_close(&policy.senders);
+	table_close(&passwd);
+	explicit_bzero(&policy, sizeof(policy));	/* the login with it */
+	buf_free(&rec);
+	io_free(&peer);
+	close(fd);
+	local_reset();
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+	return 0;
+}
+
+/* The exec'd program and a one-off forked child: one session, then exit. */
+void
+enqueue_run(const struct conf *c, int fd, const char *arg_client,
+    const char *arg_uid)
+{
+	(void)enqueue_session(c, fd, arg_client, arg_uid);
+	finish(0);
 }
 
 void

@@ -25,10 +25,15 @@
 
 struct conf;
 
-/* enqueue.c: the session on fd, never returns (docs/man/enqueue.8's exit
- * codes); enqueue_usage() exits 64. */
+/* enqueue.c: enqueue_run() is the session on fd and never returns
+ * (docs/man/enqueue.8's exit codes); enqueue_session() returns 0 at the
+ * session's clean end (smtpd closed fd; fd is closed, nothing of the
+ * session is kept) and ends the process on any other, for sessiond's
+ * pooled workers. enqueue_usage() exits 64. */
 /* Set by sessiond in the child it forks: end with _exit(), not exit(). */
 extern int	 enqueue_quick_exit;
+int	 enqueue_session(const struct conf *, int fd, const char *client,
+	    const char *uid);
 void	 enqueue_run(const struct conf *, int fd, const char *client,
 	    const char *uid) __attribute__((noreturn));
 void	 enqueue_usage(void) __attribute__((noreturn));
@@ -85,6 +90,7 @@ int	 enqueue_received(struct buf *, const struct qenv *,
  * local_sender: at 'M', replaces sender with LOGIN@hostname unless the
  * user may choose; 0, or 1 with the reply line (a uid with no login). */
 int	 local_init(const char *arg, const struct conf *);
+void	 local_reset(void);
 int	 local_on(void);
 const char *local_who(char *out, size_t outsz);
 int	 local_sender(char *sender, size_t sendersz, char *reply,

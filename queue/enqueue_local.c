@@ -52,6 +52,13 @@ local_listed(const char *list, const char *login)
 	return 0;
 }
 
+/* No local submitter: a pooled worker's next session starts clean. */
+void
+local_reset(void)
+{
+	explicit_bzero(&local, sizeof(local));
+}
+
 int
 local_init(const char *arg, const struct conf *c)
 {

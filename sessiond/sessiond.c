@@ -1,43 +1,52 @@
 /*
- * sessiond: forks the smtpd + enqueue pair of every SMTP session, without
- * exec.
+ * sessiond: forks the smtpd of every SMTP session, without exec, and keeps
+ * the enqueue workers that serve the sessions' queue half.
  *
  * Job: master accepts every connection (it alone holds the listeners and
  * applies the session cap and the per-client limits) and hands each one
- * over to sessiond; sessiond forks the session's two processes from its
- * own address space, where the libraries are already relocated, the config
- * is parsed and the TLS context (certificate and key) is built: a session
- * costs two fork()s and no execve() (docs/design-notes.md, "Sessions are
- * forked, not exec'd"). It tells master when a session has ended (both
- * halves reaped), so master's counts stay exact. The tables are not opened
- * here: the enqueue child opens them, so a rebuilt table is seen by the
- * next session. postern.conf is checked (stat) before every session and
- * re-read when it changed, so a new session sees the file as it is, as an
- * exec'd enqueue would; SIGHUP re-reads it and the certificate and key.
+ * over to sessiond; sessiond forks the session's smtpd from its own
+ * address space, where the libraries are already relocated, the config is
+ * parsed and the TLS context (certificate and key) is built: no execve()
+ * (docs/design-notes.md, "Sessions are forked, not exec'd"). The enqueue
+ * half is a worker that serves one session at a time, up to WORKER_USES
+ * in turn, handed the session when smtpd first writes to it (design-notes,
+ * "enqueue is a pooled worker; smtpd is not"). sessiond tells master when
+ * a session has ended (smtpd reaped, enqueue half done), so master's
+ * counts stay exact. The tables are not opened here: the worker opens them
+ * for each session, so a rebuilt table is seen by the next one.
+ * postern.conf is checked (stat) before every session and re-read when it
+ * changed, and workers forked before the change are retired, so a new
+ * session sees the file as an exec'd pair would; SIGHUP re-reads it and
+ * the certificate and key.
  *
  * Privileges: runs as root (it must be able to become both users and to
- * chroot), never reads a byte from the network, and opens nothing per
- * session but a socketpair. Each child gives up everything of sessiond's
- * before it runs session code: closefrom() leaves it exactly the fds below
- * (never the control socket, never another session's connection), its
- * syslog connection is reopened under its own name, and then:
- *   enqueue child: queue_user, cwd the spool (inherited from master), no
- *     chroot; runs enqueue_run() (queue/enqueue.c), the code of the
- *     standalone enqueue program;
+ * chroot), never reads a byte from the network (it only peeks whether
+ * smtpd has written to the queue), and opens nothing per session but a
+ * socketpair. Each child gives up everything of sessiond's before it runs
+ * session code: closefrom() leaves it exactly the fds below (never the
+ * control socket, never another session's connection), its syslog
+ * connection is reopened under its own name, and then:
+ *   enqueue worker: queue_user for good, cwd the spool (inherited from
+ *     master), no chroot; runs enqueue_session() (queue/enqueue.c), the
+ *     code of the standalone enqueue program, once per session;
  *   smtpd child: chroot smtpd_chroot_directory and smtpd_user, before a
  *     byte from the client is read; runs smtpd_run() (smtpd/smtpd_run.c).
  * sessiond makes itself a process group leader: master signals the group
  * to stop every session at once (SIGTERM, then SIGKILL), as it used to
  * signal each pid.
  *
- * Pipes (docs/protocols.md, "master <-> sessiond"):
+ * Pipes (docs/protocols.md, "master <-> sessiond", "sessiond -> enqueue
+ * workers"):
  *   fd 3  SOCK_SEQPACKET to master. In: one datagram per connection, a
  *         frame 'S' with fields id, kind, client address, uid ("" but for
  *         a local submission) and the connection as SCM_RIGHTS. Out: 'X'
- *         with the id once both halves of that session have been reaped.
+ *         with the id once the session has ended.
  *   fd 0/1 /dev/null, fd 2 stderr (the foreground log), as master gives.
  *   Each session: smtpd fd 0/1 the connection, fd 3 its end of a new
- *   socketpair; enqueue fd 3 the other end, fd 0/1 /dev/null.
+ *   socketpair, whose other end sessiond holds until smtpd's first
+ *   request. Each worker: a SOCK_SEQPACKET socketpair ('S' id, client,
+ *   uid + the session's end in; 'X' id out), its fd 3, and fd 0/1
+ *   /dev/null.
  *
  * Usage: sessiond -c CONFDIR. Exit: 0 when master closes fd 3 or after
  * SIGTERM once its sessions are gone; 64 usage; 75 (fatal) a bad config at
@@ -45,6 +54,7 @@
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,8 +91,30 @@
 
 struct sess {
 	char		 id[24];	/* master's, echoed in 'X' */
+	char		 client[64];	/* enqueue's -a */
+	char		 uid[24];	/* enqueue's -u, "" */
 	pid_t		 smtpd;		/* 0 once reaped (or never forked) */
-	pid_t		 enqueue;	/* same */
+	int		 held;		/* enqueue's end, until smtpd's first
+					 * request; -1 */
+	pid_t		 enqueue;	/* the worker serving it; 0 */
+};
+
+/*
+ * The enqueue workers: each serves one session at a time, many in turn
+ * (WORKER_USES), so a session forks only its smtpd (bench/README.md,
+ * optimisation 4). A worker is handed a session's socketpair end only
+ * when smtpd first writes to it (MAIL or AUTH): a session that never gets
+ * that far costs no enqueue at all.
+ */
+#define WORKER_USES	100	/* sessions, then a fresh process */
+#define WORKER_IDLE_MAX	16	/* idle ones kept for the next sessions */
+
+struct worker {
+	pid_t		 pid;
+	int		 fd;		/* SOCK_SEQPACKET to it; -1 retired */
+	unsigned	 uses;
+	unsigned	 gen;		/* the configuration it was forked with */
+	int		 busy;
 };
 
 static struct conf	*conf;		/* the running configuration */
@@ -91,6 +123,9 @@ static struct stat	 conf_st;	/* postern.conf when conf was read */
 static struct stat	 passwd_st;	/* /etc/passwd when users were */
 static struct sess	*sess;		/* live sessions, unordered */
 static size_t		 nsess, capsess;
+static struct worker	*workers;	/* unordered */
+static size_t		 nworkers, capworkers;
+static unsigned		 gen;		/* of conf and the users */
 static int		 sigpipe[2];
 static int		 stopping;
 
@@ -150,6 +185,7 @@ reload(int tls)
 		starttls_init(c);
 	free(conf);
 	conf = c;
+	gen++;		/* idle workers hold the old one: retired */
 	users_check(1);
 	/* A changed zone, for the children (smtpd_run() does not stat it). */
 	tzset();
@@ -186,6 +222,7 @@ users_check(int force)
 	if (!force && !stat_changed(&st, &passwd_st))
 		return;
 	passwd_st = st;
+	gen++;
 	priv_forget();
 	(void)priv_remember(conf->queue_user);
 	(void)priv_remember(conf->smtpd_user);
@@ -292,15 +329,256 @@ session_exit(int code)
 #endif
 }
 
-/* One connection: the pair. conn is closed here. */
+/* /dev/null on fds 0 and 1 of a child that has no connection. */
+static void
+child_devnull(void)
+{
+	int	 dn;
+
+	if ((dn = open("/dev/null", O_RDWR)) == -1 ||
+	    dup2(dn, 0) == -1 || dup2(dn, 1) == -1)
+		fatal_errno("/dev/null");
+	if (dn > 2)
+		close(dn);
+}
+
+/*
+ * A worker's life (docs/protocols.md, "sessiond -> enqueue workers"): the
+ * queue user for good, then one session after another, each arriving as a
+ * record 'S' (id, client, uid) with smtpd's socketpair end, each answered
+ * with 'X' id once smtpd has closed it. enqueue_session() holds the
+ * session code of the standalone program and ends this process on every
+ * other way out (a protocol error, a dead smtpd, SIGTERM). EOF from
+ * sessiond (retired, or sessiond gone) ends it too.
+ */
+static void __attribute__((noreturn))
+worker_main(int ctl)
+{
+	static const char *const idle[] = { "idle", NULL };
+	struct buf	 pay = BUF_INIT, out = BUF_INIT;
+	char		 rec[REC_MAX];
+	const char	*p, *f[3];
+	size_t		 len, plen, used;
+	int		 fd, type;
+
+	child_setup(ctl, "enqueue");
+	child_devnull();
+	proctitle("enqueue", idle);
+	if (priv_is_root())
+		priv_drop(conf->queue_user, NULL);
+	enqueue_quick_exit = 1;
+	for (;;) {
+		fd = fd_recv_rec(3, rec, sizeof(rec), &len);
+		if (fd == -1 && errno == EINTR)
+			continue;
+		if (fd == -2 && len == 0)
+			session_exit(0);
+		if (fd < 0 || frame_parse(rec, len, &type, &p, &plen,
+		    &used) != 1 || used != len || type != 'S' ||
+		    buf_set(&pay, p, plen) == -1 ||
+		    frame_fields(&pay, f, 3) == -1) {
+			log_warn("a bad record from sessiond");
+			session_exit(1);
+		}
+		{
+			const char *t[] = { "-a", f[1], f[2][0] != '\0' ?
+			    "-u" : NULL, f[2], NULL };
+			proctitle("enqueue", t);
+		}
+		(void)enqueue_session(conf, fd, f[1], f[2][0] != '\0' ?
+		    f[2] : NULL);
+		buf_reset(&out);
+		if (frame_put_fields(&out, 'X', f[0], NULL) == -1 ||
+		    fd_send_rec(3, -1, out.data, out.len, 0) == -1)
+			session_exit(1);
+		proctitle("enqueue", idle);
+	}
+}
+
+static struct worker *
+worker_spawn(void)
+{
+	struct worker	*v, *w;
+	int		 sp[2];
+	pid_t		 pid;
+
+	if (nworkers == capworkers) {
+		capworkers = capworkers == 0 ? 16 : capworkers * 2;
+		if ((v = reallocarray(workers, capworkers,
+		    sizeof(*v))) == NULL)
+			fatal_errno("worker table");
+		workers = v;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+		return NULL;
+	if ((pid = fork_quiet()) == 0)
+		worker_main(sp[1]);
+	close(sp[1]);
+	if (pid == -1 || fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1) {
+		close(sp[0]);
+		return NULL;
+	}
+	w = &workers[nworkers++];
+	memset(w, 0, sizeof(*w));
+	w->pid = pid;
+	w->fd = sp[0];
+	w->gen = gen;
+	return w;
+}
+
+/* Closing its socket ends it (EOF); its entry stays until it is reaped. */
+static void
+worker_retire(struct worker *w)
+{
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = -1;
+	w->busy = 0;
+}
+
+/* An idle worker of the running configuration; older ones retire. */
+static struct worker *
+worker_idle(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nworkers; i++) {
+		if (workers[i].fd == -1 || workers[i].busy)
+			continue;
+		if (workers[i].gen != gen) {
+			worker_retire(&workers[i]);
+			continue;
+		}
+		return &workers[i];
+	}
+	return NULL;
+}
+
+static size_t
+workers_idle(void)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].fd != -1 && !workers[i].busy)
+			n++;
+	return n;
+}
+
+static void
+session_check_end(struct sess *s)
+{
+	if (s->smtpd == 0 && s->held == -1 && s->enqueue == 0)
+		session_end(s);
+}
+
+/* smtpd's first request waits in the socket: a worker takes the session
+ * over. None to be had (fork failed): smtpd reads EOF and says 421. */
+static void
+session_dispatch(struct sess *s)
+{
+	struct buf	 out = BUF_INIT;
+	struct worker	*w;
+	int		 tries;
+
+	if (frame_put_fields(&out, 'S', s->id, s->client, s->uid,
+	    NULL) == -1)
+		fatal_errno("session record");
+	for (tries = 0; tries < 4; tries++) {
+		if ((w = worker_idle()) == NULL && (w = worker_spawn()) == NULL)
+			break;
+		if (fd_send_rec(w->fd, s->held, out.data, out.len,
+		    MSG_DONTWAIT) == 0) {
+			w->busy = 1;
+			s->enqueue = w->pid;
+			close(s->held);
+			s->held = -1;
+			buf_free(&out);
+			return;
+		}
+		worker_retire(w);	/* gone, or stuck: not this one */
+	}
+	log_warn_errno("no enqueue for session %s from %s", s->id,
+	    s->client[0] != '\0' ? s->client : "local");
+	buf_free(&out);
+	close(s->held);
+	s->held = -1;
+	session_check_end(s);
+}
+
+/* The held end of session s is readable: a request, or EOF (smtpd ended
+ * without one). */
+static void
+held_ready(struct sess *s)
+{
+	char	 c;
+	ssize_t	 n;
+
+	n = recv(s->held, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n == 1) {
+		session_dispatch(s);
+		return;
+	}
+	close(s->held);
+	s->held = -1;
+	session_check_end(s);
+}
+
+/* A worker said 'X': its session's enqueue is done, and it is free. */
+static void
+worker_read(struct worker *w)
+{
+	struct buf	 pay = BUF_INIT;
+	char		 rec[REC_MAX];
+	const char	*p, *f[1];
+	size_t		 len, plen, used, i;
+	int		 fd, type;
+
+	for (;;) {
+		fd = fd_recv_rec(w->fd, rec, sizeof(rec), &len);
+		if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (fd >= 0)
+			close(fd);	/* a worker sends none */
+		if (fd == -1 || (fd == -2 && len == 0) ||
+		    frame_parse(rec, len, &type, &p, &plen, &used) != 1 ||
+		    used != len || type != 'X' || buf_set(&pay, p, plen) == -1 ||
+		    frame_fields(&pay, f, 1) == -1 || !w->busy) {
+			worker_retire(w);	/* it ends; reap() tidies */
+			break;
+		}
+		for (i = 0; i < nsess; i++)
+			if (sess[i].enqueue == w->pid &&
+			    strcmp(sess[i].id, f[0]) == 0)
+				break;
+		w->busy = 0;
+		w->uses++;
+		if (i < nsess) {
+			sess[i].enqueue = 0;
+			session_check_end(&sess[i]);
+		}
+		if (w->uses >= WORKER_USES || w->gen != gen || stopping ||
+		    workers_idle() > WORKER_IDLE_MAX) {
+			worker_retire(w);
+			break;
+		}
+	}
+	buf_free(&pay);
+}
+
+/* One connection: smtpd now, enqueue when smtpd first needs it. conn is
+ * closed here. */
 static void
 session_start(int conn, const char *id, const char *kind,
     const char *client, const char *uid)
 {
 	enum listener	 l;
 	struct sess	*v, *s;
-	int		 pair[2], dn;
-	pid_t		 enq, smtpd = 0;
+	int		 pair[2];
+	pid_t		 smtpd;
 
 	if (nsess == capsess) {
 		capsess = capsess == 0 ? 16 : capsess * 2;
@@ -310,7 +588,10 @@ session_start(int conn, const char *id, const char *kind,
 	}
 	s = &sess[nsess++];
 	memset(s, 0, sizeof(*s));
+	s->held = -1;
 	strlcpy(s->id, id, sizeof(s->id));
+	strlcpy(s->client, client, sizeof(s->client));
+	strlcpy(s->uid, uid, sizeof(s->uid));
 	if (smtpd_listener(kind, &l) == -1) {
 		log_warn("session %s: unknown listener %s", id, kind);
 		close(conn);
@@ -324,24 +605,7 @@ session_start(int conn, const char *id, const char *kind,
 		session_end(s);
 		return;
 	}
-	if ((enq = fork_quiet()) == 0) {
-		child_setup(pair[1], "enqueue");
-		if ((dn = open("/dev/null", O_RDWR)) == -1 ||
-		    dup2(dn, 0) == -1 || dup2(dn, 1) == -1)
-			fatal_errno("/dev/null");
-		if (dn > 2)
-			close(dn);
-		{
-			const char *t[] = { "-a", client, uid[0] != '\0' ?
-			    "-u" : NULL, uid, NULL };
-			proctitle("enqueue", t);
-		}
-		if (priv_is_root())
-			priv_drop(conf->queue_user, NULL);
-		enqueue_quick_exit = 1;
-		enqueue_run(conf, 3, client, uid[0] != '\0' ? uid : NULL);
-	}
-	if (enq != -1 && (smtpd = fork_quiet()) == 0) {
+	if ((smtpd = fork_quiet()) == 0) {
 		if (dup2(conn, 0) == -1 || dup2(conn, 1) == -1)
 			_exit(75);
 		child_setup(pair[0], "smtpd");
@@ -351,22 +615,19 @@ session_start(int conn, const char *id, const char *kind,
 		}
 		session_exit(smtpd_run(conf, l));
 	}
-	if (enq == -1 || smtpd == -1) {
+	close(pair[0]);
+	close(conn);
+	if (smtpd == -1) {
 		log_warn_errno("fork for a session from %s", client[0] != '\0' ?
 		    client : "local");
-		if (enq > 0)
-			kill(enq, SIGTERM);
-		smtpd = 0;
-	}
-	close(pair[0]);
-	close(pair[1]);
-	close(conn);
-	s->enqueue = enq > 0 ? enq : 0;
-	s->smtpd = smtpd;
-	log_debug("session %s from %s: smtpd %ld, enqueue %ld", id,
-	    client[0] != '\0' ? client : "local", (long)smtpd, (long)enq);
-	if (s->enqueue == 0)
+		close(pair[1]);
 		session_end(s);
+		return;
+	}
+	s->smtpd = smtpd;
+	s->held = pair[1];
+	log_debug("session %s from %s: smtpd %ld", id,
+	    client[0] != '\0' ? client : "local", (long)smtpd);
 }
 
 /* Every datagram master has sent. EOF: master is gone, and so are we. */
@@ -410,28 +671,98 @@ reap(void)
 {
 	char	 how[96];
 	pid_t	 pid;
-	size_t	 i;
+	size_t	 i, w;
 	int	 status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (w = 0; w < nworkers; w++)
+			if (workers[w].pid == pid)
+				break;
 		for (i = 0; i < nsess; i++)
 			if (sess[i].smtpd == pid || sess[i].enqueue == pid)
 				break;
-		if (i == nsess)
-			continue;
-		if (WIFSIGNALED(status) && !stopping) {
+		if (WIFSIGNALED(status) && !stopping &&
+		    (i < nsess || w < nworkers)) {
 			snprintf(how, sizeof(how), "signal %d (%s)%s",
 			    WTERMSIG(status), strsignal(WTERMSIG(status)),
 			    WCOREDUMP(status) ? ", core dumped" : "");
-			log_warn("%s (pid %ld) ended: %s", sess[i].smtpd == pid ?
-			    "smtpd" : "enqueue", (long)pid, how);
+			log_warn("%s (pid %ld) ended: %s", w < nworkers ?
+			    "enqueue" : "smtpd", (long)pid, how);
 		}
+		if (w < nworkers) {
+			worker_retire(&workers[w]);
+			workers[w] = workers[--nworkers];
+		}
+		if (i == nsess)
+			continue;
 		if (sess[i].smtpd == pid)
 			sess[i].smtpd = 0;
 		else
 			sess[i].enqueue = 0;
-		if (sess[i].smtpd == 0 && sess[i].enqueue == 0)
-			session_end(&sess[i]);
+		session_check_end(&sess[i]);
+	}
+}
+
+/*
+ * What to poll: the self-pipe, master (unless stopping), every worker and
+ * every session's held end. Rebuilt each round; the handlers look their
+ * object up by fd again, and every read is non-blocking, so an event of
+ * an fd closed (and reused) earlier in the round costs one EAGAIN.
+ */
+static struct pollfd *
+poll_set(size_t *n)
+{
+	static struct pollfd	*pfd;
+	static size_t		 cap;
+	struct pollfd		*v;
+	size_t			 i, want = 2 + nworkers + nsess;
+
+	if (want > cap) {
+		if ((v = reallocarray(pfd, want, sizeof(*v))) == NULL)
+			fatal_errno("poll set");
+		pfd = v;
+		cap = want;
+	}
+	*n = 0;
+	pfd[(*n)++] = (struct pollfd){ sigpipe[0], POLLIN, 0 };
+	pfd[(*n)++] = (struct pollfd){ stopping ? -1 : CTL_FD, POLLIN, 0 };
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].fd != -1)
+			pfd[(*n)++] = (struct pollfd){ workers[i].fd, POLLIN, 0 };
+	for (i = 0; i < nsess; i++)
+		if (sess[i].held != -1)
+			pfd[(*n)++] = (struct pollfd){ sess[i].held, POLLIN, 0 };
+	return pfd;
+}
+
+static void
+fd_ready(int fd)
+{
+	size_t	 i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].fd == fd) {
+			worker_read(&workers[i]);
+			return;
+		}
+	for (i = 0; i < nsess; i++)
+		if (sess[i].held == fd) {
+			held_ready(&sess[i]);
+			return;
+		}
+}
+
+/* Every session holds one fd here until its smtpd's first request: the
+ * default soft limit (1024) would cap the sessions below what master
+ * admits. */
+static void
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
 
@@ -439,8 +770,9 @@ int
 main(int argc, char *argv[])
 {
 	struct sigaction sa;
-	struct pollfd	 pfd[2];
+	struct pollfd	*pfd;
 	struct buf	 err = BUF_INIT;
+	size_t		 npfd, k;
 	unsigned char	 sig[64];
 	ssize_t		 n, i;
 	int		 ch;
@@ -488,6 +820,7 @@ main(int argc, char *argv[])
 	tzset();
 	if (fcntl(CTL_FD, F_SETFL, O_NONBLOCK) == -1)
 		fatal_errno("fcntl");
+	nofile_raise();
 
 	if (pipe2(sigpipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal_errno("pipe");
@@ -500,14 +833,11 @@ main(int argc, char *argv[])
 			fatal_errno("sigaction");
 	signal(SIGPIPE, SIG_IGN);
 
-	pfd[0].fd = sigpipe[0];
-	pfd[0].events = POLLIN;
-	pfd[1].fd = CTL_FD;
-	pfd[1].events = POLLIN;
 	for (;;) {
 		if (stopping && nsess == 0)
 			exit(0);
-		if (poll(pfd, stopping ? 1 : 2, -1) == -1) {
+		pfd = poll_set(&npfd);
+		if (poll(pfd, npfd, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal_errno("poll");
@@ -522,6 +852,10 @@ main(int argc, char *argv[])
 					else if (sig[i] == SIGTERM)
 						stopping = 1;
 				}
+		/* Workers and held ends first: ctl_read() makes new fds. */
+		for (k = 2; k < npfd; k++)
+			if (pfd[k].revents != 0)
+				fd_ready(pfd[k].fd);
 		if (!stopping && (pfd[1].revents & (POLLIN | POLLHUP)))
 			ctl_read();
 	}

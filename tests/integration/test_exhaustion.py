@@ -19,6 +19,7 @@ and Postern must recover by itself when the resource returns.
     tmp/ or new/, and the message arrives once there is room again.
 """
 import os
+import signal
 import shutil
 import smtplib
 import socket
@@ -202,11 +203,26 @@ def test_b_no_processes():
                     pass                     # it exited meanwhile
             n = current()
             return n == len(inst.tree()) and n
+        def no_idle_workers():
+            """sessiond's idle enqueue workers (left by earlier sessions)
+            would serve a session with no fork at all: end them, so that a
+            session needs its two processes again (smtpd, and a worker at
+            MAIL)."""
+            for p in inst.children("enqueue"):
+                try:
+                    with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+                        if b"idle" in f.read():
+                            os.kill(p.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            return not inst.children("enqueue")
+        wait_for(no_idle_workers, 30, "no enqueue worker left")
         base = wait_for(moved, 30, "every process of the instance in the test cgroup")
 
         def pids_max(v):
             # zombies count until master reaps them: start from a settled tree
-            wait_for(lambda: current() == base, 30, "pids.current back to %d" % base)
+            wait_for(lambda: no_idle_workers() and current() == base, 30,
+                     "pids.current back to %d" % base)
             with open(os.path.join(cg, "pids.max"), "w") as f:
                 f.write(str(v))
         # no process at all: master's first fork fails

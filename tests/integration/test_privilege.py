@@ -24,9 +24,12 @@ def failure_log():
 
 
 def session_procs():
-    """Open a session and return it with its smtpd and enqueue processes."""
+    """Open a session and return it with its smtpd and enqueue processes
+    (sessiond hands the session to an enqueue worker at smtpd's first
+    request: MAIL)."""
     r = inst.raw()
     assert r.cmd("EHLO client.test")[0] == 250
+    assert r.cmd("MAIL FROM:<s@client.test>")[0] == 250
     smtpd = wait_for(lambda: inst.children("smtpd"), 10, "smtpd")[0]
     enqueue = wait_for(lambda: inst.children("enqueue"), 10, "enqueue")[0]
     return r, smtpd, enqueue
