@@ -156,14 +156,18 @@ int
 qstate_append(const char *id, const struct buf *b)
 {
 	char	 path[PATH_MAX];
+	struct stat st;
 	ssize_t	 n;
-	int	 fd, saved;
+	int	 fd, saved, fresh;
 
 	if (spool_path(path, sizeof(path), SPOOL_STATE, id) == -1)
 		return -1;
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	fresh = st.st_size == 0;
 	if (qstate_cut_torn(fd, path) == -1)
 		goto fail;
 	/* One write(): the outcomes of one attempt land together or not. */
@@ -175,6 +179,12 @@ qstate_append(const char *id, const struct buf *b)
 		goto fail;
 	}
 	if (fsync(fd) == -1)
+		goto fail;
+	/* A file we just made (or one left empty by a crash) may not have
+	 * its name on disk yet: until state/ is fsync'd, a power loss takes
+	 * the whole file, and with it outcomes qmgr is about to act on (the
+	 * recipients delivered again, the report made again). */
+	if (fresh && spool_fsync_dir(SPOOL_STATE) == -1)
 		goto fail;
 	return close(fd);
 fail:

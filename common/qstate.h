@@ -47,7 +47,8 @@ int	 qstate_put_remote(struct buf *, size_t index, char status,
 	    const char *code, const char *text, const char *mta);
 /* Append one 'N' record (kind 'F', 'S' or 'W') to buf (no I/O). */
 int	 qstate_put_notice(struct buf *, size_t index, char kind);
-/* Append buf to state/ID, fsync. 0 or -1 (errno). */
+/* Append buf to state/ID, fsync (and state/, when the file is new).
+ * 0 or -1 (errno). */
 int	 qstate_append(const char *id, const struct buf *);
 /* Read state/ID into r[0..n-1] (last outcome per recipient wins).
  * 0 (a missing file is no outcomes), -1 I/O error; records naming an index

@@ -85,12 +85,15 @@ req_apply(const char *id, int req)
 	if (spool_path(from, sizeof(from), SPOOL_ACTIVE, id) == -1)
 		return 0;
 	if (req == REQ_DELETE) {
-		/* Queue file first, state second (qmgr_msg.c). */
+		/* Queue file first, state second, active/ synced in
+		 * between (qmgr_msg.c, msg_done()). */
 		if (unlink(from) == -1) {
 			log_warn_errno("%s: unlink %s", id, from);
 			return 0;
 		}
-		if (spool_path(to, sizeof(to), SPOOL_STATE, id) == 0 &&
+		if (spool_fsync_dir(SPOOL_ACTIVE) == -1)
+			log_warn_errno("%s: fsync %s", id, SPOOL_ACTIVE);
+		else if (spool_path(to, sizeof(to), SPOOL_STATE, id) == 0 &&
 		    unlink(to) == -1 && errno != ENOENT)
 			log_warn_errno("%s: unlink %s", id, to);
 		log_info("%s: removed by the operator (postern delete)", id);

@@ -378,6 +378,9 @@ qmgr_msg_outcomes(struct qmgr *q, struct qresult *r, size_t n)
  * Every recipient has an outcome in this pass. Removal order: queue file
  * first, state file second; a crash in between leaves an orphan state file,
  * which qmgr_recover() removes, never a queue file without its state.
+ * The order must hold on disk too, so active/ is fsync'd between the two:
+ * otherwise a power loss can keep the state file's removal and lose the
+ * queue file's, and the message comes back with no outcome recorded.
  */
 static void
 msg_done(struct qmgr *q, struct qmsg *m)
@@ -418,7 +421,12 @@ msg_done(struct qmgr *q, struct qmsg *m)
 		if (unlink(path) == -1)
 			log_warn_errno("%s: unlink %s", m->id, path);
 		else {
-			if (spool_path(path, sizeof(path), SPOOL_STATE,
+			/* Not synced: keep the state file, an orphan that
+			 * the next start removes. */
+			if (spool_fsync_dir(SPOOL_ACTIVE) == -1)
+				log_warn_errno("%s: fsync %s", m->id,
+				    SPOOL_ACTIVE);
+			else if (spool_path(path, sizeof(path), SPOOL_STATE,
 			    m->id) == 0 && unlink(path) == -1 &&
 			    errno != ENOENT)
 				log_warn_errno("%s: unlink %s", m->id, path);

@@ -20,6 +20,12 @@
  *                            followed by an fsync of that directory).
  *   POSTERN_CRASH_COUNT_FD=F at exit, write "calls N\n" to fd F (how many
  *                            counted calls a full run makes).
+ *   POSTERN_CRASH_STASH=DIR  (power) a directory on the same file system
+ *                            as the files the program removes: each
+ *                            unlink first links the file there, so that
+ *                            the power loss can bring it back when its
+ *                            directory was not fsync'd after the unlink.
+ *                            Unset: an unlink is taken as kept at once.
  *
  * Counted: open/open64/openat/openat64/creat with O_CREAT, write, writev,
  * pwrite/pwrite64, fsync, fdatasync, close, rename/renameat/renameat2,
@@ -67,12 +73,16 @@ struct shim_file {
 /* One directory change, undone at a power loss until its directory (the
  * one that holds the new name) has been fsync'd. */
 struct shim_op {
-	char	 kind;		/* 'c' create, 'r' rename, 'l' link, 'm' mkdir */
+	char	 kind;		/* 'c' create, 'r' rename, 'l' link, 'm' mkdir,
+				 * 'u' unlink */
 	dev_t	 pdev;		/* the directory whose fsync makes it kept */
 	ino_t	 pino;
-	ino_t	 ino;		/* the inode the new name refers to */
-	char	 path[PATH_MAX];	/* the new name, absolute */
-	char	 from[PATH_MAX];	/* rename: the old name, absolute */
+	ino_t	 ino;		/* the inode the new name refers to (unlink:
+				 * the one removed) */
+	char	 path[PATH_MAX];	/* the new name, absolute (unlink: the
+					 * name removed) */
+	char	 from[PATH_MAX];	/* rename: the old name; unlink: the
+					 * stash link that keeps the inode */
 	int	 done;		/* fsync'd: kept */
 };
 
@@ -80,6 +90,8 @@ static long		 crash_at;
 static long		 calls;
 static int		 power;
 static int		 count_fd = -1;
+static const char	*stash;		/* POSTERN_CRASH_STASH */
+static long		 nstash;
 static struct shim_file	 files[SHIM_FILES];
 static size_t		 nfiles;
 static struct shim_op	 ops[SHIM_OPS];
@@ -145,6 +157,8 @@ shim_init(void)
 		power = 1;
 	if ((s = getenv("POSTERN_CRASH_COUNT_FD")) != NULL)
 		count_fd = (int)strtol(s, NULL, 10);
+	if ((s = getenv("POSTERN_CRASH_STASH")) != NULL && s[0] == '/')
+		stash = s;
 }
 
 static void
@@ -190,7 +204,8 @@ shim_abs(int dirfd, const char *path, char *out, size_t outsz)
 }
 
 /* Record a directory change to path (absolute), in the directory that
- * holds it. Called after the change succeeded. */
+ * holds it. Called after the change succeeded; an unlink's inode is found
+ * at its stash link (from), the others' at the new name. */
 static void
 shim_op_add(char kind, const char *path, const char *from)
 {
@@ -213,7 +228,8 @@ shim_op_add(char kind, const char *path, const char *from)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	if (lstat(path, &st) == -1 || stat(parent, &pst) == -1)
+	if (lstat(kind == 'u' ? from : path, &st) == -1 ||
+	    stat(parent, &pst) == -1)
 		return;
 	op->ino = st.st_ino;
 	op->pdev = pst.st_dev;
@@ -315,7 +331,18 @@ shim_power_loss(void)
 	for (i = nops; i-- > 0;) {
 		struct shim_op	*op = &ops[i];
 
-		if (op->done || !shim_same(op->path, op->ino))
+		if (op->done)
+			continue;
+		if (op->kind == 'u') {
+			/* The name comes back, unless a kept change has
+			 * taken it since. */
+			if (lstat(op->path, &st) == -1 && errno == ENOENT &&
+			    shim_same(op->from, op->ino))
+				(void)real_renameat2(AT_FDCWD, op->from,
+				    AT_FDCWD, op->path, 0);
+			continue;
+		}
+		if (!shim_same(op->path, op->ino))
 			continue;
 		switch (op->kind) {
 		case 'c':
@@ -556,13 +583,29 @@ link(const char *from, const char *to)
 	return linkat(AT_FDCWD, from, AT_FDCWD, to, 0);
 }
 
-/* An unlink is taken as kept at once: undoing it would need the inode
- * kept alive under another name (see README.md, "not covered"). */
+/* An unlink can be undone only while the inode has another name: with
+ * POSTERN_CRASH_STASH, a link in the stash made just before (not counted).
+ * Without it, or for a directory, the unlink is taken as kept at once. */
 int
 unlinkat(int dirfd, const char *path, int flags)
 {
+	char	 abs[PATH_MAX], kept[PATH_MAX];
+	int	 r, stashed = 0;
+
 	shim_count("unlink", path);
-	return real_unlinkat(dirfd, path, flags);
+	if (power && stash != NULL && !(flags & AT_REMOVEDIR) &&
+	    shim_abs(dirfd, path, abs, sizeof(abs)) == 0 &&
+	    snprintf(kept, sizeof(kept), "%s/%ld.%ld", stash, (long)getpid(),
+	    nstash++) < (int)sizeof(kept))
+		stashed = real_linkat(dirfd, path, AT_FDCWD, kept, 0) == 0;
+	r = real_unlinkat(dirfd, path, flags);
+	if (stashed) {
+		if (r == 0)
+			shim_op_add('u', abs, kept);
+		else
+			(void)real_unlinkat(AT_FDCWD, kept, 0);
+	}
+	return r;
 }
 
 int
