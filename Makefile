@@ -244,7 +244,8 @@ test: deps-test
 	@FUZZ_BUILD=$(FZ) sh tests/run.sh build build-san
 
 # Crash safety under load, full size (tests/integration/test_torture.py):
-# 2,000 messages over 10 sessions, kill -9 every 200 ms for 30 s; root.
+# 2,000 messages over 10 sessions, out to Maildir and to the test's own
+# SMTP sink (remote delivery), kill -9 every 200 ms for 30 s; root.
 # "make test" runs the short version (300 messages, 5 s of kills).
 torture: deps-test
 	@$(MAKE) --no-print-directory SANITIZE= B=build all
