@@ -92,9 +92,11 @@ move(const char *id, const char *from, const char *to)
 	return rename(a, b);
 }
 
-/* Queue file first, state file second, as qmgr does: a crash in between
- * leaves an orphan state file (removed at qmgr's start), never a queue
- * file that forgot what was delivered. */
+/* Queue file first, state file second, as qmgr does, with the queue
+ * file's directory synced in between so that the order holds on disk
+ * (tests/faults/README.md): a crash in between leaves an orphan state
+ * file (removed at qmgr's start), never a queue file that forgot what was
+ * delivered. When the sync fails, the state file stays for qmgr. */
 static int
 remove_msg(const char *id, const char *dir)
 {
@@ -102,6 +104,10 @@ remove_msg(const char *id, const char *dir)
 
 	if (spool_path(p, sizeof(p), dir, id) == -1 || unlink(p) == -1)
 		return -1;
+	if (spool_fsync_dir(dir) == -1) {
+		complain("%s: fsync %s: %s", id, dir, strerror(errno));
+		return 0;
+	}
 	if (spool_path(p, sizeof(p), SPOOL_STATE, id) == 0 &&
 	    unlink(p) == -1 && errno != ENOENT)
 		complain("%s: %s: %s", id, p, strerror(errno));

@@ -131,6 +131,7 @@ struct qmsg {
 	char		*status;	/* per recipient, this pass: 0, K, Z, D */
 	size_t		 pending;	/* recipients still without one */
 	int		 notify_success; /* a recipient asked NOTIFY=SUCCESS */
+	int		 removed;	/* its files are gone (qmgr_msg.c) */
 };
 
 struct qmgr {
