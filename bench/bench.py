@@ -1,26 +1,56 @@
 #!/usr/bin/env python3
 """bench.py: Postern side by side with Postfix, in one run on one machine.
 
-Both MTAs run as private instances on loopback with the same job: accept
-mail over SMTP and deliver it into a system user's Maildir. Every figure is
-the median of RUNS runs. Printed as one table (Postern, Postfix, ratio) and
-written to bench/README.md's "Latest" section.
+Both MTAs run as private instances on loopback with the same jobs: accept
+mail over SMTP and deliver it into a system user's Maildir, and relay mail
+for one domain (sink.test) to Postfix's smtp-sink on another loopback port
+(Postern: the routes table, "sink.test [127.0.0.1]:PORT", and the relay
+table letting 127.0.0.0/8 relay; Postfix: transport_maps and mynetworks).
+Every throughput figure is the median of RUNS runs. Printed as one table
+(Postern, Postfix, ratio) and written to bench/README.md's "Latest" section.
 
   inbound      messages/s accepted: smtp-source -s 10 -m N -l 4096
   delivery     messages/s from the first byte in to the last file in
                Maildir/new (the same run)
-  relay        messages/s through a route to smtp-sink (Postern: needs the
-               routes table of the remote-delivery work; n/a until then)
+  relay        messages/s from the first byte in (smtp-source -s 10 -m N
+               -l 4096 -t rcpt@sink.test) to the last message smtp-sink
+               received; the sink counts with -c ("mesg=M" after every
+               final dot, read from its stdout as it comes)
   one session  median ms per message, 200 messages over one connection
-  memory       PSS that one idle session adds (500 held after EHLO), and the
-               MTA's total with them
+  memory       PSS that one idle session adds (SESSIONS held after EHLO),
+               and the MTA's total with them
+  concurrency  CONCURRENT sessions opened at once (every connect() first,
+               then each conversation as its replies come): how many got a
+               220 greeting and a 250 to EHLO and were still open after the
+               next step; errors are the sessions that failed or were
+               dropped, plus one if a well-behaved extra client could not
+               send a message (and have it delivered) while they were held;
+               and the MTA's total PSS with them. One run.
   disk         durable writes/s on the spool's file system (create, write,
                fsync, rename, fsync dir): the ceiling any durable MTA has
 
+Both instances allow the sessions asked for: Postern's smtpd_max_sessions
+and Postfix's default_process_limit are max(SESSIONS, CONCURRENT) + 100,
+loopback is exempt from Postern's per-client limits (its default,
+smtpd_client_limit_exceptions) and Postfix counts no connections per client
+(smtpd_client_connection_count_limit = 0). Toward one destination Postern
+opens at most as many connections as Postfix does by default
+(remote_destination_concurrency = 20, Postfix's
+default_destination_concurrency_limit). The benchmark raises its own
+RLIMIT_NOFILE to hold the sessions; the MTAs, started after, inherit it.
+
 Environment: BENCH_MESSAGES (default 5000), BENCH_RUNS (3),
-BENCH_SESSIONS (500). Needs root, postfix (smtp-source) and a built tree.
+BENCH_SESSIONS (500), BENCH_CONCURRENT (1000). Needs root, postfix
+(smtp-source, smtp-sink) and a built tree (POSTERN_BUILD, default build).
 """
+import bisect
+import collections
+import errno
 import os
+import re
+import resource
+import select
+import selectors
 import shutil
 import smtplib
 import socket
@@ -28,6 +58,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,7 +73,11 @@ from test_postfix_client import PrivatePostfix  # noqa: E402
 N = int(os.environ.get("BENCH_MESSAGES", "5000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "500"))
+CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "1000"))
 BODY_LEN = 4096
+SINK_DOMAIN = "sink.test"
+HOLD_TIMEOUT = 300          # seconds for every session to get its EHLO reply
+MAX_SESSIONS = max(SESSIONS, CONCURRENT) + 100
 
 
 def pss_kib(pids):
@@ -82,6 +117,97 @@ def clear_maildir(md):
     shutil.rmtree(md, ignore_errors=True)
 
 
+def raise_fd_limit(need):
+    """The benchmark holds CONCURRENT sockets at once: enough fds for them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            hard = need         # root may raise the hard limit too
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+class Sink:
+    """Postfix's smtp-sink on a free loopback port, counting what it
+    receives: with -c it writes "sess=S quit=Q mesg=M\\r" to stdout after
+    every final dot (and session end); a thread reads them as they come and
+    notes when each count was reached."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.errlog = tempfile.TemporaryFile(prefix="postern-bench-sink-")
+        # Root must name a user (-u) for smtp-sink to switch to.
+        self.proc = subprocess.Popen(["smtp-sink", "-c", "-u", "nobody",
+                                      "127.0.0.1:%d" % self.port, "256"],
+                                     stdout=subprocess.PIPE, stderr=self.errlog)
+        self.cond = threading.Condition()
+        self.counts, self.times = [0], [time.monotonic()]
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        wait_for(self._listening, 20, "smtp-sink to listen on %d" % self.port)
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("smtp-sink exited with %s: %s" % (self.proc.returncode, self.log()))
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def _read(self):
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            now = time.monotonic()
+            buf += data
+            *records, buf = buf.split(b"\r")
+            for r in records:
+                m = re.search(rb"mesg=(\d+)", r)
+                if m and int(m.group(1)) > self.counts[-1]:
+                    with self.cond:
+                        self.counts.append(int(m.group(1)))
+                        self.times.append(now)
+                        self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def count(self):
+        with self.cond:
+            return self.counts[-1]
+
+    def wait_count(self, target, timeout):
+        """The monotonic time at which the sink had received target
+        messages in all (waits for it, at most timeout seconds)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.counts[-1] < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError("smtp-sink: %d of %d messages after %ds%s" % (
+                        self.counts[-1], target, timeout,
+                        "" if self.proc.poll() is None else "; it exited: " + self.log()))
+                self.cond.wait(min(left, 1.0))
+            return self.times[bisect.bisect_left(self.counts, target)]
+
+    def log(self):
+        self.errlog.seek(0)
+        return self.errlog.read().decode("utf-8", "replace")[-2000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        self.errlog.close()
+
+
 class Mta:
     """What the benchmark needs of either MTA."""
     name = port = maildir = None
@@ -89,15 +215,27 @@ class Mta:
     def root_pid(self):
         raise NotImplementedError
 
+    def settle(self):
+        """Wait until the sessions just closed are gone."""
+
 
 class Postern(Mta):
     name = "Postern"
 
-    def __init__(self, user):
+    def __init__(self, user, sink):
         self.user = user
-        self.inst = Instance("bench", conf={"smtpd_max_sessions": str(SESSIONS + 100),
-                                            "local_concurrency": "20",
-                                            "qmgr_rescan_seconds": "5"})
+        self.inst = Instance("bench", conf={
+            "smtpd_max_sessions": str(MAX_SESSIONS),
+            # Loopback is exempt from the per-client limits (the default;
+            # said here because the bench relies on it).
+            "smtpd_client_limit_exceptions": "127.0.0.0/8 ::1",
+            "local_concurrency": "20",
+            "remote_destination_concurrency": "20",
+            "qmgr_rescan_seconds": "5",
+        }, tables={
+            "relay": {"127.0.0.0/8": "OK"},
+            "routes": {SINK_DOMAIN: "[127.0.0.1]:%d" % sink.port, "*": "[127.0.0.1]:9"},
+        })
         self.inst.start()
         self.port = self.inst.port
         self.maildir = os.path.join(user.pw_dir, "Maildir")
@@ -106,6 +244,12 @@ class Postern(Mta):
     def root_pid(self):
         return self.inst.master_pid()
 
+    def settle(self):
+        def sessions():
+            return [p for p in self.inst.tree() if p.comm in ("smtpd", "enqueue")]
+        wait_for(lambda: not sessions(), 120, "Postern's sessions to end (%d left)" % len(sessions()),
+                 interval=0.1)
+
     def stop(self):
         self.inst.cleanup()
 
@@ -113,16 +257,18 @@ class Postern(Mta):
 class Postfix(Mta):
     name = "Postfix"
 
-    def __init__(self, user):
+    def __init__(self, user, sink):
         self.user = user
-        sink = free_port()
-        self.pf = PrivatePostfix(sink, "/etc/ssl/certs/ca-certificates.crt", overrides={
+        # relayhost: a closed port, so that nothing but sink.test (by
+        # transport_maps) ever reaches the sink.
+        self.pf = PrivatePostfix(9, "/etc/ssl/certs/ca-certificates.crt", overrides={
             "mydestination": "localhost",
             "local_transport": "local",
             "home_mailbox": "Maildir/",
+            "transport_maps": "inline:{%s=smtp:[127.0.0.1]:%d}" % (SINK_DOMAIN, sink.port),
             "smtp_tls_security_level": "none",
             "smtp_tls_connection_reuse": "no",
-            "default_process_limit": str(SESSIONS + 100),
+            "default_process_limit": str(MAX_SESSIONS),
             "smtpd_client_connection_count_limit": "0",
         }, extra_services=[("local", "unix", "-", "n", "n", "-", "-", "local")])
         self.pf.start()
@@ -133,6 +279,9 @@ class Postfix(Mta):
     def root_pid(self):
         with open(os.path.join(self.pf.queue, "pid", "master.pid")) as f:
             return int(f.read().strip())
+
+    # settle(): nothing to wait for; Postfix keeps its idle smtpd processes
+    # (max_idle) and gives them the next connections.
 
     def stop(self):
         self.pf.cleanup()
@@ -152,6 +301,18 @@ def inbound_and_delivery(mta):
     return N / t_in, N / t_out
 
 
+def relay(mta, sink):
+    """Relayed/s: N messages from 10 parallel sessions to rcpt@sink.test,
+    from the first byte in to the last message smtp-sink received."""
+    base = sink.count()
+    t0 = time.monotonic()
+    subprocess.run(["smtp-source", "-s", "10", "-m", str(N), "-l", str(BODY_LEN),
+                    "-f", "bench@client.test", "-t", "rcpt@%s" % SINK_DOMAIN,
+                    "127.0.0.1:%d" % mta.port], check=True, timeout=3600)
+    t_end = sink.wait_count(base + N, 3600)
+    return N / (t_end - t0)
+
+
 def one_session(mta):
     """Median ms per message, 200 messages over one connection."""
     body = b"Subject: one\r\n\r\n" + b"x" * 70 + b"\r\n"
@@ -164,32 +325,144 @@ def one_session(mta):
     return statistics.median(times) * 1000
 
 
+def open_sessions(port, n, timeout=HOLD_TIMEOUT):
+    """Open n SMTP sessions at once: every connect() first, then each
+    conversation as its replies come (the greeting, EHLO, its reply), all in
+    one poll loop. Returns (the sockets held after a 250 to EHLO, a Counter
+    of the others by what went wrong, seconds until the last one was held
+    or had failed)."""
+    sel = selectors.DefaultSelector()
+    errors = collections.Counter()
+    held = []
+    t0 = time.monotonic()
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        err = s.connect_ex(("127.0.0.1", port))
+        if err not in (0, errno.EINPROGRESS):
+            errors["connect: %s" % os.strerror(err)] += 1
+            s.close()
+            continue
+        # [bytes read and not yet parsed, the reply awaited: 220 or 250]
+        sel.register(s, selectors.EVENT_READ, [b"", 220])
+
+    def fail(s, why):
+        errors[why] += 1
+        sel.unregister(s)
+        s.close()
+
+    deadline = t0 + timeout
+    while sel.get_map():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        for key, _ in sel.select(min(left, 1.0)):
+            s, st = key.fileobj, key.data
+            stage = "greeting" if st[1] == 220 else "EHLO"
+            try:
+                data = s.recv(65536)
+            except OSError as e:
+                fail(s, "%s: %s" % (stage, e.strerror or e))
+                continue
+            if not data:
+                fail(s, "%s: connection closed" % stage)
+                continue
+            st[0] += data
+            while b"\n" in st[0]:
+                line, st[0] = st[0].split(b"\n", 1)
+                if line[3:4] == b"-":
+                    continue            # a multi-line reply goes on
+                if line[:3] != str(st[1]).encode():
+                    fail(s, "%s: %s" % (stage, line.decode("utf-8", "replace").strip()[:70]))
+                    break
+                if st[1] == 220:
+                    st[1] = 250
+                    s.send(b"EHLO client.test\r\n")
+                else:
+                    sel.unregister(s)
+                    held.append(s)
+                    break
+    for key in list(sel.get_map().values()):
+        fail(key.fileobj, "no %s reply within %ds" % ("greeting" if key.data[1] == 220 else "EHLO",
+                                                      timeout))
+    sel.close()
+    return held, errors, time.monotonic() - t0
+
+
+def dropped(socks):
+    """How many of the held sessions the server has closed or written to
+    (a 421 for a timeout, say) since their EHLO reply."""
+    p = select.poll()
+    for s in socks:
+        p.register(s, select.POLLIN)
+    return len(p.poll(0))
+
+
+def close_sessions(socks):
+    for s in socks:
+        try:
+            s.send(b"QUIT\r\n")
+        except OSError:
+            pass
+        s.close()
+
+
 def memory(mta):
     """(KiB PSS per idle session, total KiB with SESSIONS open)."""
     before = pss_kib(tree(mta.root_pid()))
-    socks = []
+    socks, errors, _ = open_sessions(mta.port, SESSIONS)
     try:
-        for _ in range(SESSIONS):
-            s = socket.create_connection(("127.0.0.1", mta.port), timeout=30)
-            f = s.makefile("rb")
-            f.readline()
-            s.sendall(b"EHLO client.test\r\n")
-            while True:
-                line = f.readline()
-                if not line or line[3:4] == b" ":
-                    break
-            socks.append((s, f))
-        wait_for(lambda: len(tree(mta.root_pid())) > SESSIONS // 2, 60, "sessions up")
+        if errors:
+            print("bench: %s: memory: %d of %d sessions held; %s" % (
+                mta.name, len(socks), SESSIONS, dict(errors)), flush=True)
         time.sleep(0.5)          # a measurement settle, not synchronisation
         after = pss_kib(tree(mta.root_pid()))
     finally:
-        for s, f in socks:
-            try:
-                s.sendall(b"QUIT\r\n")
-            except OSError:
-                pass
-            s.close()
-    return (after - before) / SESSIONS, after
+        close_sessions(socks)
+    mta.settle()
+    return (after - before) / max(len(socks), 1), after
+
+
+def extra_message(mta):
+    """One message from a well-behaved client while the sessions are held:
+    None when it was accepted and delivered, else what went wrong."""
+    before = maildir_count(mta.maildir)
+    t = time.monotonic()
+    try:
+        with smtplib.SMTP("127.0.0.1", mta.port, local_hostname="client.test", timeout=120) as s:
+            s.sendmail("extra@client.test", ["%s@localhost" % mta.user.pw_name],
+                       b"Subject: extra\r\n\r\nwhile the others are held\r\n")
+    except (OSError, smtplib.SMTPException) as e:
+        return "not accepted: %s" % e
+    try:
+        wait_for(lambda: maildir_count(mta.maildir) > before, 120, "the extra message", interval=0.05)
+    except AssertionError:
+        return "accepted, not delivered within 120 s"
+    print("bench: %s: the extra message was delivered %.2f s after its connect" %
+          (mta.name, time.monotonic() - t), flush=True)
+    return None
+
+
+def concurrency(mta):
+    """CONCURRENT sessions at once: {held, errors, total KiB PSS}."""
+    socks, errors, secs = open_sessions(mta.port, CONCURRENT)
+    lost = 0
+    try:
+        time.sleep(0.5)          # a measurement settle, not synchronisation
+        total = pss_kib(tree(mta.root_pid()))
+        why = extra_message(mta)
+        if why:
+            errors["extra client: " + why] += 1
+        lost = dropped(socks)
+        if lost:
+            errors["closed or answered while held"] += lost
+    finally:
+        close_sessions(socks)
+    print("bench: %s: %d of %d sessions held after %.1f s%s" % (
+        mta.name, len(socks) - lost, CONCURRENT, secs,
+        "; errors: %s" % dict(errors) if errors else ", no errors"), flush=True)
+    mta.settle()
+    return {"held": len(socks) - lost, "errors": sum(errors.values()), "total": total}
 
 
 def disk_rate(directory, n=500):
@@ -223,35 +496,56 @@ def median_of(fn, *a):
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: run as root (system users, Postfix's local delivery)")
+    for prog in ("smtp-source", "smtp-sink"):
+        if not shutil.which(prog):
+            sys.exit("bench: %s not found (the postfix package; make deps-test installs it)" % prog)
+    raise_fd_limit(max(SESSIONS, CONCURRENT) + 512)
     pe_user, pf_user = ensure_user("pt-bench-pe"), ensure_user("pt-bench-pf")
     rows = []
     res = {}
     for cls, user in ((Postern, pe_user), (Postfix, pf_user)):
-        mta = cls(user)
+        sink = Sink()
+        mta = None
         try:
+            mta = cls(user, sink)
             print("bench: %s ..." % mta.name, flush=True)
             r = {}
             r["inbound"], r["delivery"] = median_of(inbound_and_delivery, mta)
+            r["relay"] = median_of(relay, mta, sink)
+            if sink.count() != RUNS * N:
+                print("bench: %s: smtp-sink received %d messages, not %d" %
+                      (mta.name, sink.count(), RUNS * N), flush=True)
             r["session"] = median_of(one_session, mta)
             r["mem_session"], r["mem_total"] = memory(mta)
+            r["conc"] = concurrency(mta)
             r["disk"] = disk_rate(mta.spool)
             res[mta.name] = r
         finally:
-            mta.stop()
-            clear_maildir(mta.maildir)
+            if mta:
+                mta.stop()
+                clear_maildir(mta.maildir)
+            sink.stop()
 
     pe, pf = res["Postern"], res["Postfix"]
 
     def row(label, a, b, unit, higher_better=True, fmt="%.0f"):
         ratio = (a / b if higher_better else b / a) if a and b else float("nan")
         rows.append("| %s | %s %s | %s %s | %.2fx |" % (label, fmt % a, unit, fmt % b, unit, ratio))
+
+    def held(c):
+        return "held %d of %d, errors %d" % (c["held"], CONCURRENT, c["errors"])
     row("inbound (smtp-source -s 10 -m %d -l %d)" % (N, BODY_LEN), pe["inbound"], pf["inbound"], "msg/s")
     row("local delivery, first byte in to last file", pe["delivery"], pf["delivery"], "msg/s")
-    rows.append("| relay through a route to smtp-sink | n/a (routes: remote-delivery issue) | - | - |")
+    row("relay through a route to smtp-sink, first byte in to last received", pe["relay"], pf["relay"],
+        "msg/s")
     row("one session, 200 messages: per message", pe["session"], pf["session"], "ms", False, "%.2f")
     row("memory per idle session (%d after EHLO), PSS" % SESSIONS, pe["mem_session"], pf["mem_session"],
         "KiB", False)
     row("memory total with them, PSS", pe["mem_total"] / 1024, pf["mem_total"] / 1024, "MiB", False, "%.1f")
+    rows.append("| %d sessions opened at once, EHLO on each, one more message meanwhile | %s | %s | - |" %
+                (CONCURRENT, held(pe["conc"]), held(pf["conc"])))
+    row("memory total with %d sessions, PSS" % CONCURRENT, pe["conc"]["total"] / 1024,
+        pf["conc"]["total"] / 1024, "MiB", False, "%.1f")
     rows.append("| disk: durable writes/s on the spool's file system | %.0f/s | %.0f/s | - |" %
                 (pe["disk"], pf["disk"]))
     rows.append("| Postern inbound as a share of the disk's limit | %.0f%% | - | - |" %

@@ -12,6 +12,14 @@
  * accept must not block the loop) and O_CLOEXEC (children get only what
  * they are given). Any failure is fatal and names the address: master
  * without a listener has no job.
+ *
+ * The backlog is smtpd_max_sessions, at least LISTEN_BACKLOG (the kernel
+ * caps it at net.core.somaxconn), as Postfix sizes its own by the process
+ * limit: a burst of as many clients as may be served at once must fit in
+ * the accept queue. When it overflows, Linux drops the client's ACK (and,
+ * with SYN cookies, forgets the connection), and an SMTP client, which
+ * waits for the server to speak first, sits on a connection that never
+ * gets a greeting. Fixed until a restart, like the listeners.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -52,7 +60,8 @@ listen_split(char *item, char **host, char **port)
 }
 
 static int
-listen_bind(const char *item, const char *host, const char *port)
+listen_bind(const char *item, const char *host, const char *port,
+    int backlog)
 {
 	struct addrinfo	 hints, *ai;
 	int		 fd, on = 1, e;
@@ -74,7 +83,7 @@ listen_bind(const char *item, const char *host, const char *port)
 		fatal_errno("listen on %s: IPV6_V6ONLY", item);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		fatal_errno("listen on %s: bind", item);
-	if (listen(fd, LISTEN_BACKLOG) == -1)
+	if (listen(fd, backlog) == -1)
 		fatal_errno("listen on %s", item);
 	freeaddrinfo(ai);
 	return fd;
@@ -101,7 +110,9 @@ listen_list(struct master *m, const char *key, const char *list_in,
 		    NULL)
 			fatal_errno("reallocarray");
 		m->lfd = v;
-		m->lfd[m->nlfd].fd = listen_bind(tok, host, port);
+		m->lfd[m->nlfd].fd = listen_bind(tok, host, port,
+		    m->conf->smtpd_max_sessions > LISTEN_BACKLOG ?
+		    m->conf->smtpd_max_sessions : LISTEN_BACKLOG);
 		m->lfd[m->nlfd].kind = kind;
 		m->nlfd++;
 		if (m->listen_text[0] != '\0')

@@ -113,6 +113,25 @@ def test_session_cap_and_reload():
     inst.postern("reload")
 
 
+def listen_backlog(port):
+    """The backlog of the listening socket on 127.0.0.1:port (ss: Send-Q)."""
+    out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port], stdout=subprocess.PIPE,
+                         check=True).stdout.decode().split()
+    assert out and out[0] == "LISTEN", out
+    return int(out[2])
+
+
+def test_listen_backlog_follows_session_cap():
+    """A burst of as many clients as may be served at once fits in the
+    accept queue: the backlog is smtpd_max_sessions, at least 256."""
+    assert listen_backlog(inst.port) == 256          # smtpd_max_sessions = 100
+    big = Instance("backlog", conf={"smtpd_max_sessions": "1000"}).start()
+    try:
+        assert listen_backlog(big.port) == 1000
+    finally:
+        big.cleanup()
+
+
 def test_status_and_stop():
     r = inst.postern("status", check=False)
     assert r.returncode == 0 and b"running" in r.stdout
