@@ -12,9 +12,10 @@
  * SCM_RIGHTS (docs/protocols.md, "master <-> sessiond"). The session is
  * counted under its id until sessiond sends 'X' with that id.
  *
- * When sessiond is not running (restarting after a crash, or its socket is
- * full) the caller falls back to exec'ing the pair as before: a session is
- * never refused because sessiond is down. When sessiond exits, the
+ * When sessiond is not running (restarting after a crash) the caller
+ * falls back to exec'ing the pair as before: a session is never refused
+ * because sessiond is down. When its socket is full, the caller keeps the
+ * connection until there is room (session.c), listeners paused. When sessiond exits, the
  * sessions it had forked are forgotten (their slots released): they run on
  * to their end, unsupervised, and master cannot signal them any more.
  */
@@ -127,10 +128,12 @@ sessiond_handoff(struct master *m, int conn, const char *ip,
 	struct session	*v;
 	char		 id[24];
 	size_t		 cap;
-	int		 r;
+	int		 r, e;
 
-	if (m->sd.pid <= 0 || m->sd.ctl == -1)
+	if (m->sd.pid <= 0 || m->sd.ctl == -1) {
+		errno = ESRCH;
 		return -1;
+	}
 	if (m->nsess == m->capsess) {
 		cap = m->capsess == 0 ? 16 : m->capsess * 2;
 		if ((v = reallocarray(m->sess, cap, sizeof(*v))) == NULL)
@@ -146,11 +149,16 @@ sessiond_handoff(struct master *m, int conn, const char *ip,
 	if (r == 0)
 		r = fd_send_rec(m->sd.ctl, conn, rec.data, rec.len,
 		    MSG_DONTWAIT);
-	buf_free(&rec);
 	if (r == -1) {
-		log_warn_errno("handing a session from %s to sessiond", ip);
+		e = errno;
+		if (e != EAGAIN && e != EWOULDBLOCK)
+			log_warn_errno("handing a session from %s to sessiond",
+			    ip);
+		buf_free(&rec);
+		errno = e == EWOULDBLOCK ? EAGAIN : e;
 		return -1;
 	}
+	buf_free(&rec);
 	close(conn);
 	m->sess[m->nsess].smtpd = 0;
 	m->sess[m->nsess].enqueue = 0;

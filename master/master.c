@@ -335,13 +335,18 @@ master_loop(struct master *m)
 		 * while (poll() skips negative fds) instead of spinning. */
 		if (m->accept_pause_ms != 0 && now >= m->accept_pause_ms)
 			m->accept_pause_ms = 0;
+		/* A connection waiting for room at sessiond: it goes first,
+		 * the listeners wait (and exec it if sessiond is gone). */
+		if (m->pend.conn != -1 && m->sd.ctl == -1)
+			session_pending(m);
 		for (i = 0; i < m->nlfd; i++)
-			pfd[i + 1].fd = m->accept_pause_ms != 0 ? -1 :
-			    m->lfd[i].fd;
+			pfd[i + 1].fd = m->accept_pause_ms != 0 ||
+			    m->pend.conn != -1 ? -1 : m->lfd[i].fd;
 		if (m->accept_pause_ms != 0 && (timeout == -1 ||
 		    m->accept_pause_ms - now < timeout))
 			timeout = (int)(m->accept_pause_ms - now);
 		pfd[n].fd = m->sd.ctl;
+		pfd[n].events = POLLIN | (m->pend.conn != -1 ? POLLOUT : 0);
 		pfd[n].revents = 0;
 		if (poll(pfd, n + 1, timeout) == -1) {
 			if (errno == EINTR)
@@ -352,6 +357,8 @@ master_loop(struct master *m)
 			master_signals(m);
 		if (pfd[n].revents != 0 && m->sd.ctl != -1)
 			sessiond_read(m);
+		if (pfd[n].revents & (POLLOUT | POLLERR | POLLHUP))
+			session_pending(m);
 		for (i = 1; i < n; i++)
 			if ((pfd[i].revents & POLLIN) &&
 			    strcmp(m->lfd[i - 1].kind, "local") == 0)
@@ -370,6 +377,7 @@ main(int argc, char *argv[])
 	int		 ch, daemonize = 0, k;
 
 	memset(&m, 0, sizeof(m));
+	m.pend.conn = -1;
 	log_init("master", 1);
 	while ((ch = getopt(argc, argv, "c:df")) != -1)
 		switch (ch) {

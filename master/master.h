@@ -91,6 +91,16 @@ struct master {
 	size_t		 nsess, capsess;
 	long long	 accept_pause_ms;	/* listeners ignored until then
 						 * (out of fds or memory) */
+	/* A connection sessiond's socket had no room for (session.c): the
+	 * listeners wait until it is handed over; conn -1 when none. */
+	struct {
+		int	 conn;
+		int	 slot;
+		char	 ip[64];
+		char	 kind[16];
+		char	 uid[24];
+		int	 local;		/* uid is set */
+	}		 pend;
 };
 
 /* master.c */
@@ -131,8 +141,9 @@ void	 child_schedule(struct master *, struct kid *, long long lived_ms);
 /* handoff.c */
 void	 sessiond_start(struct master *);
 void	 sessiond_exited(struct master *, int status);
-/* Hand conn over (closed here on success): 0, or -1 (sessiond down, or
- * its socket full) and the caller runs the session itself. */
+/* Hand conn over (closed here on success): 0, or -1 and the caller runs
+ * the session itself: errno EAGAIN when sessiond's socket is full (not
+ * logged), ESRCH when sessiond is not running. */
 int	 sessiond_handoff(struct master *, int conn, const char *ip,
 	    const char *kind, int slot, const char *uid);
 /* The 'X' records sessiond has sent: those sessions are over. */
@@ -151,10 +162,14 @@ void	 limits_release(int slot);
 void	 session_accept(struct master *, const struct listener *);
 int	 session_reaped(struct master *, pid_t, int status);
 void	 session_signal_all(struct master *, int sig);
-/* Fork the pair for conn (closed here); uid: the local submitter's
- * (enqueue -a "" -u UID), NULL for a network client. */
+/* Hand conn to sessiond, or keep it in m->pend while sessiond's socket
+ * is full, or fork + exec the pair for it; conn is closed (or kept)
+ * here. uid: the local submitter's (enqueue -a "" -u UID), NULL for a
+ * network client. */
 void	 session_start(struct master *, int conn, const char *ip,
 	    const char *kind, int slot, const char *uid);
+/* Try m->pend again (sessiond's socket writable, or sessiond gone). */
+void	 session_pending(struct master *);
 
 /* local.c */
 void	 local_open(struct master *);

@@ -116,9 +116,22 @@ session_start(struct master *m, int conn, const char *ip, const char *kind,
 	int	 pair[2];
 	pid_t	 enq, smtpd = 0;
 
-	/* The usual way: sessiond forks the pair, no exec (handoff.c). */
+	/* The usual way: sessiond forks smtpd, no exec (handoff.c). */
 	if (sessiond_handoff(m, conn, ip, kind, slot, uid) == 0)
 		return;
+	/* Its socket is full: a burst faster than it forks. The connection
+	 * waits here and the listeners with it (their backlog holds the
+	 * rest) until there is room, rather than run at an exec's price. */
+	if (errno == EAGAIN && m->pend.conn == -1 &&
+	    strlcpy(m->pend.ip, ip, sizeof(m->pend.ip)) < sizeof(m->pend.ip) &&
+	    strlcpy(m->pend.kind, kind, sizeof(m->pend.kind)) <
+	    sizeof(m->pend.kind) && strlcpy(m->pend.uid, uid != NULL ? uid :
+	    "", sizeof(m->pend.uid)) < sizeof(m->pend.uid)) {
+		m->pend.conn = conn;
+		m->pend.slot = slot;
+		m->pend.local = uid != NULL;
+		return;
+	}
 	if (uid != NULL) {
 		eargv[5] = (char *)"-u";
 		eargv[6] = (char *)uid;
@@ -197,6 +210,21 @@ accept_failed(struct master *m, const char *what)
 	}
 }
 
+/* sessiond's socket has room again, or sessiond is gone: the waiting
+ * connection goes now (session_start() keeps it again if there is still
+ * no room). */
+void
+session_pending(struct master *m)
+{
+	int	 conn = m->pend.conn;
+
+	if (conn == -1)
+		return;
+	m->pend.conn = -1;
+	session_start(m, conn, m->pend.ip, m->pend.kind, m->pend.slot,
+	    m->pend.local ? m->pend.uid : NULL);
+}
+
 void
 session_accept(struct master *m, const struct listener *l)
 {
@@ -205,7 +233,7 @@ session_accept(struct master *m, const struct listener *l)
 	char		 ip[INET6_ADDRSTRLEN];
 	int		 conn, i, slot;
 
-	for (i = 0; i < ACCEPT_BURST; i++) {
+	for (i = 0; i < ACCEPT_BURST && m->pend.conn == -1; i++) {
 		sl = sizeof(ss);
 		conn = accept4(l->fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_CLOEXEC);
