@@ -246,7 +246,9 @@ class Postern(Mta):
 
     def settle(self):
         def sessions():
-            return [p for p in self.inst.tree() if p.comm in ("smtpd", "enqueue")]
+            # a session is its smtpd; sessiond's idle enqueue workers stay
+            # (part of the MTA's resting memory, like Postfix's idle smtpd)
+            return [p for p in self.inst.tree() if p.comm == "smtpd"]
         wait_for(lambda: not sessions(), 120, "Postern's sessions to end (%d left)" % len(sessions()),
                  interval=0.1)
 
