@@ -173,6 +173,20 @@ frame_fields(const struct buf *payload, const char **f, size_t n)
 }
 
 int
+frame_datagram(const char *rec, size_t len, int want, struct buf *pay,
+    const char **f, size_t n)
+{
+	const char	*p;
+	size_t		 plen, used;
+	int		 type;
+
+	if (frame_parse(rec, len, &type, &p, &plen, &used) != 1 ||
+	    used != len || type != want || buf_set(pay, p, plen) == -1)
+		return -1;
+	return frame_fields(pay, f, n);
+}
+
+int
 frame_parse(const char *p, size_t len, int *type, const char **payload,
     size_t *plen, size_t *used)
 {

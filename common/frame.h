@@ -49,6 +49,11 @@ int	 frame_fields(const struct buf *payload, const char **f, size_t n);
  * header+payload); 0: incomplete (a torn tail); -1: bad type byte. */
 int	 frame_parse(const char *p, size_t len, int *type,
 	    const char **payload, size_t *plen, size_t *used);
+/* A datagram (SOCK_SEQPACKET: master <-> sessiond <-> its workers) that
+ * is exactly one record of type want with exactly n fields; the fields
+ * point into pay. 0, or -1 for anything else. */
+int	 frame_datagram(const char *rec, size_t len, int want, struct buf *pay,
+	    const char **f, size_t n);
 void	 frame_hdr(char hdr[FRAME_HDR], int type, uint32_t len);
 
 #endif

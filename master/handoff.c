@@ -173,10 +173,10 @@ sessiond_read(struct master *m)
 {
 	struct buf	 pay = BUF_INIT;
 	char		 rec[REC_MAX];
-	const char	*p, *f[1];
+	const char	*f[1];
 	unsigned long	 id;
-	size_t		 len, plen, used, i;
-	int		 fd, type;
+	size_t		 len, i;
+	int		 fd;
 
 	for (;;) {
 		fd = fd_recv_rec(m->sd.ctl, rec, sizeof(rec), &len);
@@ -194,10 +194,7 @@ sessiond_read(struct master *m)
 			m->sd.ctl = -1;
 			break;
 		}
-		if (frame_parse(rec, len, &type, &p, &plen, &used) != 1 ||
-		    used != len || type != 'X' ||
-		    buf_set(&pay, p, plen) == -1 ||
-		    frame_fields(&pay, f, 1) == -1) {
+		if (frame_datagram(rec, len, 'X', &pay, f, 1) == -1) {
 			log_warn("a bad record from sessiond: ignored");
 			continue;
 		}

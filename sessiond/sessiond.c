@@ -357,9 +357,9 @@ worker_main(int ctl)
 	static const char *const idle[] = { "idle", NULL };
 	struct buf	 pay = BUF_INIT, out = BUF_INIT;
 	char		 rec[REC_MAX];
-	const char	*p, *f[3];
-	size_t		 len, plen, used;
-	int		 fd, type;
+	const char	*f[3];
+	size_t		 len;
+	int		 fd;
 
 	child_setup(ctl, "enqueue");
 	child_devnull();
@@ -373,10 +373,7 @@ worker_main(int ctl)
 			continue;
 		if (fd == -2 && len == 0)
 			session_exit(0);
-		if (fd < 0 || frame_parse(rec, len, &type, &p, &plen,
-		    &used) != 1 || used != len || type != 'S' ||
-		    buf_set(&pay, p, plen) == -1 ||
-		    frame_fields(&pay, f, 3) == -1) {
+		if (fd < 0 || frame_datagram(rec, len, 'S', &pay, f, 3) == -1) {
 			log_warn("a bad record from sessiond");
 			session_exit(1);
 		}
@@ -533,9 +530,9 @@ worker_read(struct worker *w)
 {
 	struct buf	 pay = BUF_INIT;
 	char		 rec[REC_MAX];
-	const char	*p, *f[1];
-	size_t		 len, plen, used, i;
-	int		 fd, type;
+	const char	*f[1];
+	size_t		 len, i;
+	int		 fd;
 
 	for (;;) {
 		fd = fd_recv_rec(w->fd, rec, sizeof(rec), &len);
@@ -544,9 +541,8 @@ worker_read(struct worker *w)
 		if (fd >= 0)
 			close(fd);	/* a worker sends none */
 		if (fd == -1 || (fd == -2 && len == 0) ||
-		    frame_parse(rec, len, &type, &p, &plen, &used) != 1 ||
-		    used != len || type != 'X' || buf_set(&pay, p, plen) == -1 ||
-		    frame_fields(&pay, f, 1) == -1 || !w->busy) {
+		    frame_datagram(rec, len, 'X', &pay, f, 1) == -1 ||
+		    !w->busy) {
 			worker_retire(w);	/* it ends; reap() tidies */
 			break;
 		}
@@ -636,9 +632,9 @@ ctl_read(void)
 {
 	struct buf	 pay = BUF_INIT;
 	char		 rec[REC_MAX];
-	const char	*p, *f[4];
-	size_t		 len, plen, used;
-	int		 fd, type;
+	const char	*f[4];
+	size_t		 len;
+	int		 fd;
 
 	for (;;) {
 		fd = fd_recv_rec(CTL_FD, rec, sizeof(rec), &len);
@@ -652,10 +648,7 @@ ctl_read(void)
 			log_info("master closed the control socket");
 			exit(0);
 		}
-		if (fd < 0 || frame_parse(rec, len, &type, &p, &plen,
-		    &used) != 1 || used != len || type != 'S' ||
-		    buf_set(&pay, p, plen) == -1 ||
-		    frame_fields(&pay, f, 4) == -1) {
+		if (fd < 0 || frame_datagram(rec, len, 'S', &pay, f, 4) == -1) {
 			log_warn("a bad record from master: ignored");
 			if (fd >= 0)
 				close(fd);

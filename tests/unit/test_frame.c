@@ -176,11 +176,35 @@ test_parse(void)
 	buf_free(&out);
 }
 
+/* One datagram, one record: sessiond's and master's records. */
+static void
+test_datagram(void)
+{
+	struct buf	 out = BUF_INIT, pay = BUF_INIT;
+	const char	*f[3];
+
+	CHECK(frame_put_fields(&out, 'S', "7", "127.0.0.1", "",
+	    (char *)NULL) == 0);
+	CHECK(frame_datagram(out.data, out.len, 'S', &pay, f, 3) == 0);
+	CHECK(strcmp(f[0], "7") == 0 && strcmp(f[1], "127.0.0.1") == 0 &&
+	    f[2][0] == '\0');
+	CHECK(frame_datagram(out.data, out.len, 'X', &pay, f, 3) == -1);
+	CHECK(frame_datagram(out.data, out.len, 'S', &pay, f, 2) == -1);
+	CHECK(frame_datagram(out.data, out.len - 1, 'S', &pay, f, 3) == -1);
+	CHECK(frame_datagram(out.data, 0, 'S', &pay, f, 3) == -1);
+	/* a second record glued on is not one datagram */
+	CHECK(frame_put_fields(&out, 'S', "8", "", "", (char *)NULL) == 0);
+	CHECK(frame_datagram(out.data, out.len, 'S', &pay, f, 3) == -1);
+	buf_free(&out);
+	buf_free(&pay);
+}
+
 int
 main(void)
 {
 	test_round_trip();
 	test_bad();
 	test_parse();
+	test_datagram();
 	return harness_done();
 }
