@@ -5,11 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "conf.h"
 #include "fdpass.h"
 #include "log.h"
 #include "spawner.h"
@@ -124,4 +127,29 @@ spawner_control(int ctl)
 	}
 	spawner_nonblock(fd);
 	return fd;
+}
+
+const char *
+spawner_start(int argc, char *argv[], const char *name, struct conf *c)
+{
+	struct buf	 err = BUF_INIT;
+	const char	*confdir = CONFDIR_DEFAULT;
+	int		 ch;
+
+	spawner_stdfds();
+	log_init(name, 0);
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		if (ch != 'c')
+			break;
+		confdir = optarg;
+	}
+	if (ch != -1 || optind != argc) {
+		fprintf(stderr, "usage: %s [-c confdir]\n", name);
+		exit(64);
+	}
+	buf_init(&err, 4096);
+	if (conf_load(c, confdir, &err) == -1)
+		fatal("%s", buf_str(&err));
+	buf_free(&err);
+	return confdir;
 }

@@ -1,7 +1,7 @@
 /*
- * spawner.h: what the long-running spawners (lspawn, rspawn) share: the
- * signals through a self-pipe, the control socket from master, and the
- * first descriptors.
+ * spawner.h: what the long-running spawners (lspawn, rspawn) and resolve
+ * share: the start (options, config), the signals through a self-pipe,
+ * the control socket from master, and the first descriptors.
  *
  * The handlers only set a flag and write a byte to the self-pipe, whose
  * read end the spawner polls: all the work happens in its loop, where no
@@ -33,6 +33,13 @@ void	 spawner_nonblock(int fd);
  * queue file could become one of them, and a child's dup2() onto 0 and 1
  * would clobber it. */
 void	 spawner_stdfds(void);
+struct conf;
+/* The start every spawner and resolve share: fds 0-2 open, syslog as
+ * name, "-c confdir" parsed (anything else: usage on stderr, exit 64) and
+ * postern.conf loaded into c (fatal when it is bad). Returns confdir, for
+ * the reloads. */
+const char *spawner_start(int argc, char *argv[], const char *name,
+	    struct conf *c);
 /* One message of master's control socket ctl: the new peer socket (tag
  * 'P'), non-blocking; -1 for any other tag (logged, closed). Exits 0 when
  * master is gone (EOF). */

@@ -150,15 +150,6 @@ static size_t		 nkids, nrunning;
 static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_chld, got_hup, got_term;
 
-static void	lspawn_usage(void) __attribute__((noreturn));
-
-static void
-lspawn_usage(void)
-{
-	fprintf(stderr, "usage: lspawn [-c confdir]\n");
-	exit(64);
-}
-
 /* The handlers only set a flag and wake poll(): all the work happens in
  * the loop, where no async-signal-safety rule can be broken. */
 static void
@@ -1064,42 +1055,10 @@ lspawn_loop(void)
 	}
 }
 
-/* fds 0-2 must be open: otherwise the next open() would become stdin or
- * stdout, and a child's dup2() onto 0 and 1 would clobber it. */
-static void
-lspawn_stdfds(void)
-{
-	int fd;
-
-	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
-		;
-	if (fd > 2)
-		close(fd);
-}
-
 int
 main(int argc, char *argv[])
 {
-	struct buf err = BUF_INIT;
-	int ch;
-
-	lspawn_stdfds();
-	log_init("lspawn", 0);
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		switch (ch) {
-		case 'c':
-			confdir = optarg;
-			break;
-		default:
-			lspawn_usage();
-		}
-	}
-	if (optind != argc)
-		lspawn_usage();
-	buf_init(&err, 4096);
-	if (conf_load(&conf, confdir, &err) == -1)
-		fatal("%s", buf_str(&err));
-	buf_free(&err);
+	confdir = spawner_start(argc, argv, "lspawn", &conf);
 
 	peer_init(&qmgr, LSPAWN_OUT_MAX);
 	lspawn_signals();

@@ -106,15 +106,6 @@ static unsigned long	 idle_seq;
 static char		*dg;		/* one datagram */
 static int		 sigfd = -1;	/* the self-pipe, to poll */
 
-static void	rspawn_usage(void) __attribute__((noreturn));
-
-static void
-rspawn_usage(void)
-{
-	fprintf(stderr, "usage: rspawn [-c confdir]\n");
-	exit(64);
-}
-
 /* Forget the qmgr connection: qmgr sends what it had outstanding again
  * on its next one (at-least-once). */
 static void
@@ -793,25 +784,10 @@ int
 main(int argc, char *argv[])
 {
 	struct buf err = BUF_INIT, warn = BUF_INIT;
-	int ch;
 
-	spawner_stdfds();
-	log_init("rspawn", 0);
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		switch (ch) {
-		case 'c':
-			confdir = optarg;
-			break;
-		default:
-			rspawn_usage();
-		}
-	}
-	if (optind != argc)
-		rspawn_usage();
+	confdir = spawner_start(argc, argv, "rspawn", &conf);
 	buf_init(&err, 4096);
 	buf_init(&warn, 4096);
-	if (conf_load(&conf, confdir, &err) == -1)
-		fatal("%s", buf_str(&err));
 	if (fcntl(RSPAWN_CTL_FD, F_SETFD, FD_CLOEXEC) == -1)
 		fatal("fd 4 (control socket from master) is not open");
 	/* The CA bundle is read now, as root and outside the chroot. */

@@ -53,6 +53,7 @@
 #include "mx.h"
 #include "peer.h"
 #include "priv.h"
+#include "spawner.h"
 #include "query.h"
 #include "nolsan.h"
 
@@ -71,15 +72,6 @@ static struct answer	 ans;
 static int		 chrooted;	/* root at start: chroot and drop */
 static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_hup, got_term;
-
-static void	resolve_usage(void) __attribute__((noreturn));
-
-static void
-resolve_usage(void)
-{
-	fprintf(stderr, "usage: resolve [-c confdir]\n");
-	exit(64);
-}
 
 /* Flags and a wake-up for poll(); the one exception is SIGTERM during a
  * DNS wait, which ends the process there: nothing is half done. */
@@ -265,41 +257,10 @@ resolve_loop(void)
 	}
 }
 
-/* fds 0-2 must be open, so that no socket of ours becomes one of them. */
-static void
-resolve_stdfds(void)
-{
-	int fd;
-
-	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
-		;
-	if (fd > 2)
-		close(fd);
-}
-
 int
 main(int argc, char *argv[])
 {
-	struct buf err = BUF_INIT;
-	int ch;
-
-	resolve_stdfds();
-	log_init("resolve", 0);
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		switch (ch) {
-		case 'c':
-			confdir = optarg;
-			break;
-		default:
-			resolve_usage();
-		}
-	}
-	if (optind != argc)
-		resolve_usage();
-	buf_init(&err, 4096);
-	if (conf_load(&conf, confdir, &err) == -1)
-		fatal("%s", buf_str(&err));
-	buf_free(&err);
+	confdir = spawner_start(argc, argv, "resolve", &conf);
 	peer_init(&qmgr, RESOLVE_OUT_MAX);
 
 	/* Syslog is connected (log_init, LOG_NDELAY) and the time zone read
