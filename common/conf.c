@@ -111,6 +111,10 @@ static const struct conf_key keys[] = {
 	INT(local_concurrency, 1, 1000, "10"),
 	INT(qmgr_message_active_limit, 1, 100000, "1000"),
 	INT(local_delivery_timeout_seconds, 1, DAY, "600"),
+	/* A delivery worker (lspawn) serves one user this many times in
+	 * turn; 0: a fresh child for every delivery (qmail's model). */
+	INT(local_worker_uses, 0, 100000, "100"),
+	INT(local_worker_idle_seconds, 1, DAY, "60"),
 	/* "Maildir/": ~/Maildir/; "mbox": mail_spool_directory/USER (Debian's
 	 * /var/mail, group mail), locked with fcntl and a dotlock. */
 	ONEOF(home_mailbox, "Maildir/", "Maildir/|mbox"),

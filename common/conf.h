@@ -73,6 +73,8 @@ struct conf {
 	int	 local_concurrency;		/* 10 */
 	int	 qmgr_message_active_limit;	/* 1000 */
 	int	 local_delivery_timeout_seconds; /* 600 */
+	int	 local_worker_uses;		/* 100; 0: a child per delivery */
+	int	 local_worker_idle_seconds;	/* 60 */
 	/* local delivery: a system user's default mailbox, and where the
 	 * mbox files of home_mailbox = mbox live */
 	char	 home_mailbox[16];		/* Maildir/ | mbox */

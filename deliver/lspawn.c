@@ -2,9 +2,13 @@
  * lspawn: the local delivery spawner.
  *
  * Job: take 'L' requests from qmgr, check each one, open the queue file,
- * fork a child per recipient that becomes the recipient and delivers (the
- * built-in Maildir writer, or the external agent named by local_agent),
- * and answer each request with exactly one 'O' record. For kind 'u' the
+ * and have it delivered by a process that is the recipient: a worker
+ * already running as exactly that user (uid, gid, groups), reused for up
+ * to local_worker_uses deliveries in turn, or else a child forked for this
+ * one delivery (the external agent named by local_agent, and commands,
+ * always get a fresh child). Answer each request with exactly one 'O'
+ * record. Why workers, and why reusing one widens nothing: docs/
+ * design-notes.md, "A delivery worker serves one user". For kind 'u' the
  * child first looks at ~/.forward, as the user (forward.c); when it
  * redirects the mail, the 'O' says 'F' and carries the targets, which
  * qmgr expands: lspawn itself never reads a .forward, nor delivers one.
@@ -21,12 +25,16 @@
  *   fd 4  control socketpair to master: an SCM_RIGHTS message with tag 'P'
  *         is a new qmgr socket replacing fd 3; EOF means master is gone.
  *   one result pipe per child: the child's single 'O' record.
+ *   one SOCK_SEQPACKET socketpair per worker: a 'W' request with the
+ *   queue file as SCM_RIGHTS in, its 'O' record out, one at a time
+ *   ("lspawn -> delivery worker").
  * Signals: SIGCHLD through a self-pipe, SIGHUP re-reads postern.conf (a bad
  * file keeps the old one) and forgets the cached users, SIGTERM exits
  * and lets the children finish.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -48,6 +56,7 @@
 #include <bsd/unistd.h>
 
 #include "addr.h"
+#include "fdpass.h"
 #include "buf.h"
 #include "conf.h"
 #include "frame.h"
@@ -79,6 +88,13 @@
  * SIGHUP. Only users that exist are kept: a new user is seen at once. */
 #define LSPAWN_USERS_SECONDS	10
 #define LSPAWN_USERS_CACHED	32	/* users; the oldest is replaced */
+/* Idle delivery workers kept beyond the busy ones; the longest idle goes
+ * first. Each is a small process (its pages are shared with lspawn's). */
+#define LSPAWN_WORKERS_IDLE_MAX	16
+/* A 'W' request: queue ID, sender, recipient, how, mailbox, made_below,
+ * forward. */
+#define LSPAWN_WREQ_MAX		(FRAME_HDR + SPOOL_ID_MAX + \
+				    2 * ADDR_TEXT_MAX + PATH_MAX + 64)
 
 /* How a delivery writes (docs/protocols.md, the L record's kinds). */
 enum how { HOW_MAILDIR, HOW_MBOX, HOW_FILE, HOW_PIPE };
@@ -122,10 +138,24 @@ struct user_entry {
 	size_t		 ngroups;
 };
 
-/* One running delivery. pid 0: the slot is free. */
+/* Whom a delivery worker runs as: everything priv_drop_uid_groups() is
+ * given, and the home its deliveries chdir() to and find .forward in. A
+ * worker serves only requests whose identity is the same, field by field. */
+struct ident {
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		 extra;		/* HOW_MBOX's spool group, else 0 */
+	gid_t		*groups;
+	size_t		 ngroups;
+	char		*user, *home;
+};
+
+/* One running delivery (a child), or one delivery worker. pid 0: the slot
+ * is free. A request is outstanding while res is not NULL. */
 struct child {
 	pid_t		 pid;
-	int		 fd;		/* result pipe; -1 once at EOF */
+	int		 fd;		/* result pipe, or a worker's socket;
+					 * -1 once at EOF or retired */
 	unsigned	 gen;		/* the qmgr connection it answers */
 	int		 timedout;
 	struct timespec	 deadline;
@@ -136,9 +166,16 @@ struct child {
 	int		 overflow;	/* said more than one record can hold */
 	size_t		 len;
 	char		*res;		/* LSPAWN_RESULT_MAX bytes, malloc'd
-					 * per child: a .forward's answer is
-					 * big, and the slots of an idle
+					 * per request: a .forward's answer
+					 * is big, and the slots of an idle
 					 * lspawn should not be */
+	/* A worker: one socket, requests one at a time, never a command
+	 * nor an external agent. */
+	int		 worker;
+	unsigned	 uses;		/* requests sent to it */
+	unsigned	 confgen;	/* the configuration it was forked with */
+	time_t		 idle_since;	/* CLOCK_MONOTONIC seconds */
+	struct ident	 ident;
 };
 
 static struct conf	 conf;
@@ -147,6 +184,7 @@ static struct peer	 qmgr;
 static struct child	*kids;
 static struct user_entry users[LSPAWN_USERS_CACHED];
 static size_t		 nkids, nrunning;
+static unsigned		 confgen;	/* bumped by every reload */
 static int		 sigpipe_fds[2] = { -1, -1 };
 static volatile sig_atomic_t got_chld, got_hup, got_term;
 
@@ -653,19 +691,17 @@ lspawn_deliver(const struct target *t, off_t len, const char *sender,
 }
 
 /*
- * The child: fd 0 becomes the queue file, fd 1 the result pipe, nothing
- * else of lspawn's stays open. It drops privilege first, so that even the
- * queue file parser runs as the recipient, then delivers.
+ * A forked child becomes the delivery's user: fd 1 becomes res (the result
+ * pipe, or a worker's socket), fd 0 the queue file when there is one (a
+ * worker's stays /dev/null until a request brings one), nothing else of
+ * lspawn's stays open. It drops privilege before anything parses the
+ * queue file, so that even the parser runs as the recipient.
  */
-static void __attribute__((noreturn))
-lspawn_child(int qf, int res, const struct target *t, const char *qid,
-    const char *sender, const char *rcpt)
+static void
+lspawn_become(int qf, int res, uid_t uid, gid_t gid, const char *user,
+    const gid_t *groups, size_t ngroups, gid_t extra)
 {
 	struct sigaction sa;
-	struct qenv env;
-	struct buf err = BUF_INIT;
-	struct outcome o;
-	int rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -678,15 +714,31 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 	/* closelog() first: closefrom() would leave syslog believing in a
 	 * descriptor that the Maildir file might then reuse. */
 	closelog();
-	if (dup2(qf, 0) == -1 || dup2(res, 1) == -1)
+	if ((qf != -1 && dup2(qf, 0) == -1) || dup2(res, 1) == -1)
 		_exit(75);
 	closefrom(3);
 
 	/* In a developer's instance lspawn is not root and delivers as
 	 * itself; priv_drop_uid() would refuse, not skip, there. */
-	if (geteuid() == 0 && priv_drop_uid_groups(t->uid, t->gid, t->user,
-	    t->groups, t->ngroups, t->how == HOW_MBOX ? t->spool_gid : 0) == -1)
+	if (geteuid() == 0 && priv_drop_uid_groups(uid, gid, user, groups,
+	    ngroups, extra) == -1)
 		_exit(75);
+}
+
+/*
+ * One delivery as t, of the queue file on fd 0; the answer goes to fd 1.
+ * Returns 0, or 75 when the answer could not be written. A failure before
+ * any writer runs answers and _exit()s (lspawn_child_fail()): a worker
+ * ends with it, which costs a fork, not a mail.
+ */
+static int
+lspawn_delivery(const struct target *t, const char *qid, const char *sender,
+    const char *rcpt)
+{
+	struct qenv env;
+	struct buf err = BUF_INIT;
+	struct outcome o;
+	int rc;
 
 	qenv_init(&env);
 	buf_init(&err, 1024);
@@ -697,6 +749,7 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 	}
 	if (rc != QFILE_OK)
 		lspawn_child_fail("queue file read error", errno);
+	buf_free(&err);
 	if (lseek(0, env.msg_off, SEEK_SET) == -1)
 		lspawn_child_fail("queue file seek", errno);
 	/* A cwd the recipient may not enter would break a .forward-style
@@ -707,7 +760,7 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 	/* Before any kind of delivery, the external agent's included: a
 	 * loop is refused here, once, whoever would write the mail. */
 	if (loop_check(0, env.msg_len, rcpt, &o) == -1)
-		_exit(outcome_write(1, &o) == -1 ? 75 : 0);
+		goto answer;
 	/* Read as the user, never as root (forward.c); the targets go
 	 * back to qmgr, which expands them as an alias's. */
 	if (t->forward) {
@@ -715,9 +768,13 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 
 		switch (forward_read(t->home, t->uid, t->user, qid, &fw, &o)) {
 		case FORWARD_FOUND:
-			_exit(forward_write(1, &fw) == -1 ? 75 : 0);
+			rc = forward_write(1, &fw) == -1 ? 75 : 0;
+			buf_free(&fw);
+			qenv_free(&env);
+			return rc;
 		case FORWARD_FAIL:
-			_exit(outcome_write(1, &o) == -1 ? 75 : 0);
+			buf_free(&fw);
+			goto answer;
 		case FORWARD_NONE:
 			break;
 		}
@@ -726,17 +783,252 @@ lspawn_child(int qf, int res, const struct target *t, const char *qid,
 	lspawn_make_parents(t);
 	/* local_agent takes the Maildir deliveries; mbox, files and
 	 * commands are always built in (the agent protocol names a
-	 * Maildir). */
+	 * Maildir). A worker is never sent these. */
 	if (conf.local_agent[0] != '\0' && t->how == HOW_MAILDIR) {
 		lspawn_private_copy(env.msg_len);
 		lspawn_exec(t, sender, rcpt, env.msg_len);
 	}
 	lspawn_deliver(t, env.msg_len, sender, rcpt, &o);
-	_exit(outcome_write(1, &o) == -1 ? 75 : 0);
+answer:
+	qenv_free(&env);
+	return outcome_write(1, &o) == -1 ? 75 : 0;
 }
 
-/* One 'L' request: check it, then fork its delivery. Every path ends in
- * exactly one reply, now or when the child is done. */
+/* The child of one delivery: it answers once and ends. */
+static void __attribute__((noreturn))
+lspawn_child(int qf, int res, const struct target *t, const char *qid,
+    const char *sender, const char *rcpt)
+{
+	lspawn_become(qf, res, t->uid, t->gid, t->user, t->groups, t->ngroups,
+	    t->how == HOW_MBOX ? t->spool_gid : 0);
+	_exit(lspawn_delivery(t, qid, sender, rcpt));
+}
+
+/*
+ * A delivery worker (docs/protocols.md, "lspawn -> delivery worker"): it
+ * became id's user once, then takes 'W' requests from fd 1, each with its
+ * queue file, and answers each on fd 1, until lspawn closes the socket.
+ * Between two deliveries nothing of the first stays open: its queue file
+ * gives way to /dev/null and every other descriptor is closed.
+ */
+static void __attribute__((noreturn))
+lspawn_worker(int sock, const struct ident *id)
+{
+	char rec[LSPAWN_WREQ_MAX];
+	struct buf pay = BUF_INIT;
+	struct target t;
+	const char *f[7];
+	size_t len;
+	int qf, rc;
+
+	lspawn_become(-1, sock, id->uid, id->gid, id->user, id->groups,
+	    id->ngroups, id->extra);
+	buf_init(&pay, sizeof(rec));
+	for (;;) {
+		if ((qf = fd_recv_rec(1, rec, sizeof(rec), &len)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (qf != -1 && len == 0)
+			_exit(0);	/* retired, or lspawn is gone */
+		if (qf < 0 || frame_datagram(rec, len, 'W', &pay, f, 7) == -1)
+			lspawn_child_fail("bad request from lspawn", 0);
+		if (dup2(qf, 0) == -1)
+			lspawn_child_fail("queue file", errno);
+		close(qf);
+		memset(&t, 0, offsetof(struct target, maildir));
+		t.uid = id->uid;
+		t.gid = id->gid;
+		t.spool_gid = id->extra;
+		t.user = id->user;
+		t.home = id->home;
+		t.groups = id->groups;
+		t.ngroups = id->ngroups;
+		t.how = (enum how)(f[3][0] - '0');
+		t.made_below = strtoul(f[5], NULL, 10);
+		t.forward = f[6][0] == '1';
+		if (strlcpy(t.maildir, f[4], sizeof(t.maildir)) >=
+		    sizeof(t.maildir))
+			lspawn_child_fail("mailbox path too long", 0);
+		rc = lspawn_delivery(&t, f[0], f[1], f[2]);
+		if (rc != 0)
+			_exit(rc);
+		closelog();
+		close(0);
+		closefrom(3);
+		if (open("/dev/null", O_RDONLY) != 0)
+			_exit(75);
+	}
+}
+
+/* Slot c is now the process pid, which holds theirs; ours is lspawn's
+ * end of its pipe or socket. */
+static void
+lspawn_adopt(struct child *c, pid_t pid, int ours, int theirs)
+{
+	close(theirs);
+	/* Also here, so a timeout right away cannot miss the group. */
+	setpgid(pid, pid);
+	spawner_nonblock(ours);
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->fd = ours;
+}
+
+/* Whether a worker may take t: it was forked as t's user with this
+ * configuration, and nothing that went into its privileges changed. */
+static int
+lspawn_ident_same(const struct ident *id, const struct target *t)
+{
+	gid_t extra = t->how == HOW_MBOX ? t->spool_gid : 0;
+
+	return id->uid == t->uid && id->gid == t->gid && id->extra == extra &&
+	    id->ngroups == t->ngroups &&
+	    memcmp(id->groups, t->groups, t->ngroups * sizeof(gid_t)) == 0 &&
+	    strcmp(id->user, t->user) == 0 && strcmp(id->home, t->home) == 0;
+}
+
+static void
+lspawn_ident_free(struct ident *id)
+{
+	free(id->groups);
+	free(id->user);
+	free(id->home);
+	memset(id, 0, sizeof(*id));
+}
+
+/* A worker takes no more requests; it ends at the EOF, and is reaped. */
+static void
+lspawn_retire(struct child *c)
+{
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+/* Workers that are idle, of the running configuration, not retired. */
+static size_t
+lspawn_workers_idle(struct child **oldest)
+{
+	size_t i, n = 0;
+
+	*oldest = NULL;
+	for (i = 0; i < nkids; i++) {
+		struct child *c = &kids[i];
+
+		if (c->pid == 0 || !c->worker || c->fd == -1 || c->res != NULL)
+			continue;
+		n++;
+		if (*oldest == NULL || c->idle_since < (*oldest)->idle_since)
+			*oldest = c;
+	}
+	return n;
+}
+
+/* An idle worker that is t's user, or a new one; NULL when t needs a child
+ * of its own (a command, an external agent, workers turned off) or no
+ * worker can be had (the caller forks a child instead). */
+static struct child *
+lspawn_worker_for(const struct target *t)
+{
+	struct child *c, *oldest;
+	struct ident id;
+	size_t i;
+	int sp[2];
+	pid_t pid;
+
+	if (conf.local_worker_uses == 0 || t->how == HOW_PIPE ||
+	    (t->how == HOW_MAILDIR && conf.local_agent[0] != '\0'))
+		return NULL;
+	for (i = 0; i < nkids; i++) {
+		c = &kids[i];
+		if (c->pid != 0 && c->worker && c->fd != -1 && c->res == NULL &&
+		    c->confgen == confgen && lspawn_ident_same(&c->ident, t))
+			return c;
+	}
+	/* Room for one more idle worker later: the longest idle goes. */
+	if (lspawn_workers_idle(&oldest) >= LSPAWN_WORKERS_IDLE_MAX)
+		lspawn_retire(oldest);
+	memset(&id, 0, sizeof(id));
+	id.uid = t->uid;
+	id.gid = t->gid;
+	id.extra = t->how == HOW_MBOX ? t->spool_gid : 0;
+	id.ngroups = t->ngroups;
+	if ((id.groups = reallocarray(NULL, t->ngroups + 1,
+	    sizeof(gid_t))) == NULL || (id.user = strdup(t->user)) == NULL ||
+	    (id.home = strdup(t->home)) == NULL) {
+		lspawn_ident_free(&id);
+		return NULL;
+	}
+	memcpy(id.groups, t->groups, t->ngroups * sizeof(gid_t));
+	if ((c = lspawn_slot()) == NULL ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		lspawn_ident_free(&id);
+		return NULL;
+	}
+	if ((pid = fork()) == -1) {
+		close(sp[0]);
+		close(sp[1]);
+		lspawn_ident_free(&id);
+		return NULL;
+	}
+	if (pid == 0)
+		lspawn_worker(sp[1], &id);
+	lspawn_adopt(c, pid, sp[0], sp[1]);
+	c->worker = 1;
+	c->confgen = confgen;
+	c->ident = id;
+	return c;
+}
+
+/* Hand one request to worker c: 0, or -1 when it could not be sent (the
+ * worker is retired; the caller forks a child instead). */
+static int
+lspawn_worker_send(struct child *c, int qf, const struct target *t,
+    const char *qid, const char *sender, const char *rcpt)
+{
+	struct buf rec = BUF_INIT;
+	char how[2] = { (char)('0' + t->how), '\0' }, below[24];
+	int rc;
+
+	snprintf(below, sizeof(below), "%zu", t->made_below);
+	buf_init(&rec, LSPAWN_WREQ_MAX);
+	rc = frame_put_fields(&rec, 'W', qid, sender, rcpt, how, t->maildir,
+	    below, t->forward ? "1" : "0", (char *)NULL);
+	if (rc == 0)
+		rc = fd_send_rec(c->fd, qf, rec.data, rec.len, MSG_DONTWAIT);
+	buf_free(&rec);
+	if (rc == -1) {
+		log_warn("%s: to=<%s>, delivery worker pid %ld: %s; a child "
+		    "of its own delivers", qid, rcpt, (long)c->pid,
+		    strerror(errno));
+		lspawn_retire(c);
+	}
+	return rc;
+}
+
+/* The request c now carries. */
+static void
+lspawn_start(struct child *c, char *res, int forward, const char *id,
+    const char *qid, const char *rcpt)
+{
+	c->res = res;
+	c->len = 0;
+	c->overflow = 0;
+	c->timedout = 0;
+	c->forward = forward;
+	c->gen = qmgr.gen;
+	c->deadline = lspawn_now();
+	c->deadline.tv_sec += conf.local_delivery_timeout_seconds;
+	strlcpy(c->id, id, sizeof(c->id));
+	strlcpy(c->qid, qid, sizeof(c->qid));
+	strlcpy(c->rcpt, rcpt, sizeof(c->rcpt));
+	nrunning++;
+}
+
+/* One 'L' request: check it, then hand it to a worker or fork its
+ * delivery. Every path ends in exactly one reply, now or when the
+ * delivery is done. */
 static void
 lspawn_request(const char *const f[8])
 {
@@ -786,15 +1078,21 @@ lspawn_request(const char *const f[8])
 		}
 		return;
 	}
-	if ((c = lspawn_slot()) == NULL ||
-	    (res = malloc(LSPAWN_RESULT_MAX)) == NULL) {
+	if ((res = malloc(LSPAWN_RESULT_MAX)) == NULL) {
 		outcome_set(&o, 'Z', "4.3.0", "cannot start delivery: %s",
 		    strerror(errno));
 		close(qf);
 		lspawn_reply(qmgr.gen, id, o.status, o.code, o.text);
 		return;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
+	if ((c = lspawn_worker_for(&t)) != NULL &&
+	    lspawn_worker_send(c, qf, &t, qid, sender, rcpt) == 0) {
+		close(qf);
+		c->uses++;
+		lspawn_start(c, res, t.forward, id, qid, rcpt);
+		return;
+	}
+	if ((c = lspawn_slot()) == NULL || pipe2(p, O_CLOEXEC) == -1) {
 		outcome_set(&o, 'Z', "4.3.0", "cannot start delivery: %s",
 		    strerror(errno));
 		free(res);
@@ -815,22 +1113,84 @@ lspawn_request(const char *const f[8])
 	if (pid == 0)
 		lspawn_child(qf, p[1], &t, qid, sender, rcpt);
 	close(qf);
-	close(p[1]);
-	/* Also here, so a timeout right away cannot miss the group. */
-	setpgid(pid, pid);
-	spawner_nonblock(p[0]);
-	memset(c, 0, sizeof(*c));
-	c->res = res;
-	c->forward = t.forward;
-	c->pid = pid;
-	c->fd = p[0];
-	c->gen = qmgr.gen;
-	c->deadline = lspawn_now();
-	c->deadline.tv_sec += conf.local_delivery_timeout_seconds;
-	strlcpy(c->id, id, sizeof(c->id));
-	strlcpy(c->qid, qid, sizeof(c->qid));
-	strlcpy(c->rcpt, rcpt, sizeof(c->rcpt));
-	nrunning++;
+	lspawn_adopt(c, pid, p[0], p[1]);
+	lspawn_start(c, res, t.forward, id, qid, rcpt);
+}
+
+/* Relay the answer of c's request (in c->res), or, when there is none,
+ * why: failed says how the process ended. The request is done. */
+static void
+lspawn_answer(struct child *c, const char *failed)
+{
+	struct outcome o;
+	struct buf fw = BUF_INIT;
+
+	/* A .forward's targets, only where a .forward was looked at: a
+	 * virtual user's agent has no business redirecting mail. */
+	buf_init(&fw, FORWARD_TEXT_MAX);
+	if (!c->timedout && !c->overflow && c->forward &&
+	    forward_parse(c->res, c->len, &fw) == 1) {
+		log_info("%s: to=<%s>, redirected by .forward", c->qid,
+		    c->rcpt);
+		lspawn_reply(c->gen, c->id, FORWARD_STATUS, FORWARD_CODE,
+		    buf_str(&fw));
+		buf_free(&fw);
+		goto done;
+	}
+	buf_free(&fw);
+	if (c->timedout)
+		outcome_set(&o, 'Z', "4.3.0", "delivery agent timed out");
+	else if (c->overflow || outcome_parse(c->res, c->len, &o) == -1)
+		outcome_set(&o, 'Z', "4.3.0", "delivery agent failed (%s)",
+		    failed);
+	if (o.status != 'K')
+		log_warn("%s: to=<%s>, %c %s %s", c->qid, c->rcpt, o.status,
+		    o.code, o.text);
+	lspawn_reply(c->gen, c->id, o.status, o.code, o.text);
+done:
+	free(c->res);
+	c->res = NULL;
+	nrunning--;
+}
+
+/* A worker's answer: one datagram, the whole record. */
+static void
+lspawn_worker_read(struct child *c)
+{
+	struct child *oldest;
+	char b;
+	ssize_t n;
+
+	if (c->fd == -1)
+		return;
+	/* An idle worker has nothing to say: its EOF (it ended) or
+	 * anything else retires it. */
+	if (c->res == NULL) {
+		n = recv(c->fd, &b, 1, MSG_DONTWAIT);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			return;
+		lspawn_retire(c);
+		return;
+	}
+	/* MSG_TRUNC: the datagram's own length, so that an answer too big
+	 * for res is known as one. */
+	n = recv(c->fd, c->res, LSPAWN_RESULT_MAX, MSG_DONTWAIT | MSG_TRUNC);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		lspawn_retire(c);	/* it is ending: reap() answers */
+		return;
+	}
+	c->len = (size_t)n > LSPAWN_RESULT_MAX ? LSPAWN_RESULT_MAX :
+	    (size_t)n;
+	c->overflow = (size_t)n > LSPAWN_RESULT_MAX;
+	lspawn_answer(c, "bad answer");
+	c->idle_since = lspawn_now().tv_sec;
+	if (c->overflow || c->uses >= (unsigned)conf.local_worker_uses ||
+	    c->confgen != confgen)
+		lspawn_retire(c);
+	else if (lspawn_workers_idle(&oldest) > LSPAWN_WORKERS_IDLE_MAX)
+		lspawn_retire(oldest);
 }
 
 /* Read whatever the child has written. The buffer is bounded; the rest is
@@ -842,6 +1202,10 @@ lspawn_child_read(struct child *c)
 	char junk[4096];
 	ssize_t n;
 
+	if (c->worker) {
+		lspawn_worker_read(c);
+		return;
+	}
 	while (c->fd != -1) {
 		if (c->len < LSPAWN_RESULT_MAX)
 			n = read(c->fd, c->res + c->len,
@@ -864,51 +1228,30 @@ lspawn_child_read(struct child *c)
 	}
 }
 
-/* The child is reaped: relay its answer, or say why there is none. */
+/* c's process is reaped: relay its answer, or say why there is none. */
 static void
 lspawn_child_done(struct child *c, int status)
 {
-	struct outcome o;
-	struct buf fw = BUF_INIT;
+	char failed[64];
 
+	/* What it wrote before it ended is still in the pipe or socket. */
 	lspawn_child_read(c);
 	if (c->fd != -1) {
 		/* Someone the agent started still holds the pipe. */
 		close(c->fd);
 		c->fd = -1;
 	}
-	/* A .forward's targets, only where a .forward was looked at: a
-	 * virtual user's agent has no business redirecting mail. */
-	buf_init(&fw, FORWARD_TEXT_MAX);
-	if (!c->timedout && !c->overflow && c->forward &&
-	    forward_parse(c->res, c->len, &fw) == 1) {
-		log_info("%s: to=<%s>, redirected by .forward", c->qid,
-		    c->rcpt);
-		lspawn_reply(c->gen, c->id, FORWARD_STATUS, FORWARD_CODE,
-		    buf_str(&fw));
-		buf_free(&fw);
-		goto done;
-	}
-	buf_free(&fw);
-	if (c->timedout)
-		outcome_set(&o, 'Z', "4.3.0", "delivery agent timed out");
-	else if (c->overflow || outcome_parse(c->res, c->len, &o) == -1) {
+	if (c->res != NULL) {
 		if (WIFSIGNALED(status))
-			outcome_set(&o, 'Z', "4.3.0", "delivery agent failed "
-			    "(killed by signal %d)", WTERMSIG(status));
+			snprintf(failed, sizeof(failed), "killed by signal %d",
+			    WTERMSIG(status));
 		else
-			outcome_set(&o, 'Z', "4.3.0", "delivery agent failed "
-			    "(exit %d)", WEXITSTATUS(status));
+			snprintf(failed, sizeof(failed), "exit %d",
+			    WEXITSTATUS(status));
+		lspawn_answer(c, failed);
 	}
-	if (o.status != 'K')
-		log_warn("%s: to=<%s>, %c %s %s", c->qid, c->rcpt, o.status,
-		    o.code, o.text);
-	lspawn_reply(c->gen, c->id, o.status, o.code, o.text);
-done:
-	free(c->res);
-	c->res = NULL;
+	lspawn_ident_free(&c->ident);
 	c->pid = 0;
-	nrunning--;
 }
 
 static void
@@ -927,8 +1270,9 @@ lspawn_reap(void)
 	}
 }
 
-/* Kill what outlived local_delivery_timeout_seconds; return the poll()
- * timeout until the next deadline, -1 if none. */
+/* Kill what outlived local_delivery_timeout_seconds, retire workers idle
+ * for local_worker_idle_seconds; return the poll() timeout until the next
+ * deadline, -1 if none. */
 static int
 lspawn_deadlines(void)
 {
@@ -941,6 +1285,17 @@ lspawn_deadlines(void)
 
 		if (c->pid == 0 || c->timedout)
 			continue;
+		if (c->res == NULL) {
+			if (!c->worker || c->fd == -1)
+				continue;
+			ms = ((long long)c->idle_since +
+			    conf.local_worker_idle_seconds - now.tv_sec) * 1000;
+			if (ms <= 0)
+				lspawn_retire(c);
+			else if (next == -1 || ms < next)
+				next = ms;
+			continue;
+		}
 		ms = (long long)(c->deadline.tv_sec - now.tv_sec) * 1000 +
 		    (c->deadline.tv_nsec - now.tv_nsec) / 1000000;
 		if (ms <= 0) {
@@ -983,10 +1338,17 @@ lspawn_reload(void)
 {
 	static struct conf nc;
 	struct buf err = BUF_INIT;
+	size_t i;
 
 	buf_init(&err, 4096);
 	/* A group change shows at once to whoever reloads to see it. */
 	lspawn_users_flush();
+	/* Workers keep the configuration they were forked with: the idle
+	 * ones go now, the busy ones once they have answered. */
+	confgen++;
+	for (i = 0; i < nkids; i++)
+		if (kids[i].pid != 0 && kids[i].worker && kids[i].res == NULL)
+			lspawn_retire(&kids[i]);
 	if (conf_load(&nc, confdir, &err) == -1)
 		log_warn("%s; keeping the old configuration", buf_str(&err));
 	else {
