@@ -305,10 +305,11 @@ void		 session_queue_gone(struct session *, int replied);
 
 /* ---- smtpd_run.c ---- */
 
-/* The session on fds 0/1 (client) and 3 (enqueue), the config and TLS
- * already loaded: drop privilege (chroot, smtpd_user), run, and return
- * the exit code. */
-int		 smtpd_run(struct conf *, enum listener);
+/* The session on fds 0/1 (client) and 3 (enqueue), the config, TLS and
+ * the time zone already loaded: drop privilege (chroot, smtpd_user), run,
+ * and return the exit code. client: the numeric address master saw, or
+ * NULL to ask the socket. */
+int		 smtpd_run(struct conf *, enum listener, const char *client);
 /* "smtp", "submission", "smtps", "local" to its listener: 0, or -1. */
 int		 smtpd_listener(const char *, enum listener *);
 
