@@ -172,6 +172,15 @@ buf_consume(struct buf *b, size_t n)
 	b->data[b->len] = '\0';
 }
 
+void
+buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
 const char *
 buf_str(const struct buf *b)
 {

@@ -44,6 +44,7 @@ int	 buf_set(struct buf *, const void *, size_t);	/* reset + add */
 int	 buf_setf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_consume(struct buf *, size_t n);	/* drop n bytes at the front */
+void	 buf_truncate(struct buf *, size_t len);	/* drop all past len */
 const char *buf_str(const struct buf *);	/* "" when empty, never NULL */
 
 #endif

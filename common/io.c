@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -42,11 +43,13 @@ io_deadline(int timeout_ms)
 	return timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
 }
 
-/* Wait for events until the deadline: 1 ready, -1 error (ETIMEDOUT). */
+/* Wait for events until the deadline: 1 ready, -1 error (ETIMEDOUT).
+ * mask: NULL, or the signal mask to wait with (ppoll()). */
 static int
-io_poll(int fd, short events, long long deadline)
+io_poll(int fd, short events, long long deadline, const sigset_t *mask)
 {
 	struct pollfd	 pfd;
+	struct timespec	 ts;
 	long long	 left;
 	int		 r;
 
@@ -60,7 +63,12 @@ io_poll(int fd, short events, long long deadline)
 		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
-		r = poll(&pfd, 1, (int)left);
+		if (mask != NULL) {
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = (left % 1000) * 1000000;
+			r = ppoll(&pfd, 1, left < 0 ? NULL : &ts, mask);
+		} else
+			r = poll(&pfd, 1, (int)left);
 		if (r > 0)
 			return 1;	/* POLLHUP/POLLERR: the read says what */
 		if (r == 0) {
@@ -87,12 +95,17 @@ io_rawwrite(struct io *io, const void *p, size_t n)
 
 	if (io->writefn != NULL)
 		return io->writefn(io, p, n);
+	if (io->nosock)
+		return write(io->fd, p, n);
 	/* MSG_NOSIGNAL: a vanished client is EPIPE, never a SIGPIPE death.
-	 * MSG_DONTWAIT: poll() said there is room, never block past the
-	 * deadline on a full socket. */
+	 * MSG_DONTWAIT: never block past the deadline on a full socket. */
 	r = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (r == -1 && errno == ENOTSOCK)
-		r = write(io->fd, p, n);
+	if (r == -1 && errno == ENOTSOCK) {
+		/* A pipe, whose write(2) can block: from now on io_flush()
+		 * waits for room first. */
+		io->nosock = 1;
+		errno = EAGAIN;
+	}
 	return r;
 }
 
@@ -102,11 +115,13 @@ io_init(struct io *io, int fd, int timeout_ms, size_t in_max)
 	io->fd = fd;
 	io->timeout_ms = timeout_ms;
 	io->eof = 0;
+	io->nosock = 0;
 	buf_init(&io->in, in_max);
 	buf_init(&io->out, 0);
 	io->readfn = NULL;
 	io->writefn = NULL;
 	io->pendingfn = NULL;
+	io->wait_sigmask = NULL;
 	io->ctx = NULL;
 }
 
@@ -141,7 +156,7 @@ io_fill_until(struct io *io, long long deadline)
 		return -1;
 	for (;;) {
 		if (!io_hook_pending(io) &&
-		    io_poll(io->fd, POLLIN, deadline) == -1)
+		    io_poll(io->fd, POLLIN, deadline, io->wait_sigmask) == -1)
 			return -1;
 		r = io_rawread(io, io->in.data + io->in.len, chunk);
 		if (r > 0) {
@@ -270,17 +285,27 @@ io_flush(struct io *io)
 	long long deadline = io_deadline(io->timeout_ms);
 	size_t	 done = 0;
 	ssize_t	 r;
+	int	 full = 0;
 
 	while (done < io->out.len) {
-		if (io_poll(io->fd, POLLOUT, deadline) == -1)
+		/* A socket is written at once, and polled only when it is
+		 * full (EAGAIN): send() with MSG_DONTWAIT cannot block, and
+		 * there is nearly always room, so a poll() first was one
+		 * syscall per flush for nothing. A pipe's write(2) and a hook
+		 * (TLS) could block: they wait for room first. */
+		if ((full || io->nosock || io->writefn != NULL) &&
+		    io_poll(io->fd, POLLOUT, deadline, NULL) == -1)
 			break;
 		r = io_rawwrite(io, io->out.data + done, io->out.len - done);
+		full = 0;
 		if (r > 0)
 			done += (size_t)r;
 		else if (r == 0) {
 			errno = EPIPE;
 			break;
-		} else if (errno != EINTR && errno != EAGAIN)
+		} else if (errno == EAGAIN)
+			full = 1;
+		else if (errno != EINTR)
 			break;
 	}
 	/* Keep what was not written, so the caller sees an exact state. */
@@ -293,7 +318,8 @@ io_wait_readable(struct io *io, int timeout_ms)
 {
 	if (io->in.len > 0 || io_hook_pending(io))
 		return 1;	/* buffered bytes are readable now */
-	if (io_poll(io->fd, POLLIN, io_deadline(timeout_ms)) == 1)
+	if (io_poll(io->fd, POLLIN, io_deadline(timeout_ms),
+	    io->wait_sigmask) == 1)
 		return 1;
 	return errno == ETIMEDOUT ? 0 : -1;
 }

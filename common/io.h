@@ -15,6 +15,7 @@
 #define POSTERN_IO_H
 
 #include <sys/types.h>
+#include <signal.h>
 #include "buf.h"
 
 struct io;
@@ -26,6 +27,7 @@ struct io {
 	int		 fd;
 	int		 timeout_ms;	/* per blocking wait; <0 waits forever */
 	int		 eof;		/* peer closed its side */
+	int		 nosock;	/* fd is a pipe: write(2), not send() */
 	struct buf	 in;		/* read, not yet consumed */
 	struct buf	 out;		/* written, not yet flushed */
 	io_read_fn	 readfn;	/* NULL: read(2) */
@@ -34,6 +36,10 @@ struct io {
 	 * (TLS: decrypted bytes held inside OpenSSL, SSL_pending), so no
 	 * poll() comes before the read; the fd may well be silent. */
 	io_pending_fn	 pendingfn;
+	/* NULL, or the signal mask while waiting for input (ppoll()): a
+	 * signal kept blocked otherwise is taken only there (enqueue's
+	 * SIGTERM), without a sigprocmask() pair around each read. */
+	const sigset_t	*wait_sigmask;
 	void		*ctx;		/* for the hooks (the SSL *) */
 };
 

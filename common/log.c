@@ -61,35 +61,39 @@ static void
 log_emit(int prio, const char *prefix, int errnum, const char *fmt,
     va_list ap)
 {
-	char	 text[LOG_LINE_MAX], line[LOG_LINE_MAX];
-	size_t	 i;
+	/* One buffer, not one for the text and one for the line: a forked
+	 * child pays a copy-on-write fault for each page of stack it
+	 * reaches, and two of these took one page more. */
+	char	 line[LOG_LINE_MAX];
+	size_t	 start = 0, end = sizeof(line), i;
 	int	 n, saved = errno;
 
-	n = vsnprintf(text, sizeof(text), fmt, ap);
-	if (n < 0)
-		strlcpy(text, "(log format error)", sizeof(text));
-	if (errnum != 0) {
-		strlcat(text, ": ", sizeof(text));
-		strlcat(text, strerror(errnum), sizeof(text));
+	if (use_stderr) {
+		end = sizeof(line) - 1;		/* room for the LF */
+		n = snprintf(line, sizeof(line), "%s[%ld]: %s", progname,
+		    (long)getpid(), prefix);
+		if (n < 0 || (size_t)n >= end)
+			goto out;
+		start = (size_t)n;
 	}
-	for (i = 0; text[i] != '\0'; i++)
-		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
-			text[i] = '?';
+	/* Truncated text still makes one line. */
+	n = vsnprintf(line + start, end - start, fmt, ap);
+	if (n < 0)
+		strlcpy(line + start, "(log format error)", end - start);
+	if (errnum != 0) {
+		strlcat(line, ": ", end);
+		strlcat(line, strerror(errnum), end);
+	}
+	for (i = start; line[i] != '\0'; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
 
 	if (use_stderr) {
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s%s\n", progname,
-		    (long)getpid(), prefix, text);
-		if (n < 0)
-			goto out;
-		if ((size_t)n >= sizeof(line)) {
-			/* Truncated: keep the line a line. */
-			n = sizeof(line) - 1;
-			line[n - 1] = '\n';
-		}
+		line[i++] = '\n';
 		/* One write(2): lines from concurrent children do not mix. */
-		(void)!write(STDERR_FILENO, line, (size_t)n);
+		(void)!write(STDERR_FILENO, line, i);
 	} else
-		syslog(prio, "%s%s", prefix, text);
+		syslog(prio, "%s%s", prefix, line);
 out:
 	errno = saved;
 }

@@ -61,6 +61,7 @@ static struct rcpt_tables	 tables;
 static struct policy		 policy;	/* relay, access, senders */
 static struct table		 passwd;	/* AUTH logins -> crypt(3) */
 static struct io		 peer;
+static sigset_t			 wait_mask;	/* SIGTERM let through */
 static struct txn		 txn;
 static char			 client[sizeof(txn.env.client)];
 
@@ -127,7 +128,10 @@ enqueue_session(const struct conf *c, int fd, const char *arg_client,
 	/*
 	 * SIGTERM (master stopping) is taken only while we wait for smtpd:
 	 * a record is always handled to its end, so a commit is never cut
-	 * between its steps, and the handler only has to unlink tmp/.
+	 * between its steps, and the handler only has to unlink tmp/. It is
+	 * blocked for the session and let through by the wait itself
+	 * (ppoll() with wait_mask, set on peer below), not by a
+	 * sigprocmask() pair around every record read.
 	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sigterm;
@@ -135,7 +139,8 @@ enqueue_session(const struct conf *c, int fd, const char *arg_client,
 	sigaction(SIGTERM, &sa, NULL);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
-	sigprocmask(SIG_BLOCK, &term, NULL);
+	sigprocmask(SIG_BLOCK, &term, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
 
 	/* smtpd itself waits at most this long for the client between two
 	 * records; past it smtpd is stuck, and so we never hang forever. */
@@ -144,6 +149,7 @@ enqueue_session(const struct conf *c, int fd, const char *arg_client,
 	if (timeout_ms > INT_MAX)
 		timeout_ms = INT_MAX;
 	io_init(&peer, fd, (int)timeout_ms, 2 * (FRAME_HDR + FRAME_MAX));
+	peer.wait_sigmask = &wait_mask;
 
 	memset(&txn, 0, sizeof(txn));
 	txn.fd = -1;
@@ -151,9 +157,7 @@ enqueue_session(const struct conf *c, int fd, const char *arg_client,
 	strlcpy(txn.env.client, client, sizeof(txn.env.client));
 
 	for (;;) {
-		sigprocmask(SIG_UNBLOCK, &term, NULL);
 		r = frame_read(&peer, &type, &rec, 0);
-		sigprocmask(SIG_BLOCK, &term, NULL);
 		if (r == 0)
 			break;
 		if (r == -1) {

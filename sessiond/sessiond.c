@@ -119,6 +119,8 @@ struct worker {
 
 static struct conf	*conf;		/* the running configuration */
 static char		 confdir[PATH_MAX];
+static char		 conf_file[PATH_MAX];	/* its postern.conf; "" too
+						 * long */
 static struct stat	 conf_st;	/* postern.conf when conf was read */
 static struct stat	 passwd_st;	/* /etc/passwd when users were */
 static struct sess	*sess;		/* live sessions, unordered */
@@ -148,15 +150,15 @@ on_signal(int sig)
 	errno = saved;
 }
 
+/* conf_file is made once, in main(): a PATH_MAX buffer on the stack at
+ * each session reached a page of stack more, copied (copy-on-write) while
+ * a child shared it. */
 static void
 conf_stat(struct stat *st)
 {
-	char	 path[PATH_MAX];
-
 	memset(st, 0, sizeof(*st));
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", confdir,
-	    CONF_NAME) < sizeof(path))
-		(void)stat(path, st);
+	if (conf_file[0] != '\0')
+		(void)stat(conf_file, st);
 }
 
 /* Read postern.conf (and the certificate) again; a bad file keeps the
@@ -187,7 +189,7 @@ reload(int tls)
 	conf = c;
 	gen++;		/* idle workers hold the old one: retired */
 	users_check(1);
-	/* A changed zone, for the children (smtpd_run() does not stat it). */
+	/* A changed zone, for the children (smtpd_run() does not load it). */
 	tzset();
 }
 
@@ -244,11 +246,14 @@ conf_check(void)
 
 /* In a child: fd becomes 3, every other fd above 2 is closed, and the
  * log is reopened under name (the old syslog socket is closed with the
- * rest; LOG_NDELAY connects the new one before any chroot). */
+ * rest; LOG_NDELAY connects the new one before any chroot). Logging to
+ * stderr, there is no syslog socket: closelog() would only write libc's
+ * pages (two copy-on-write faults) to note that. */
 static void
 child_setup(int fd, const char *name)
 {
-	closelog();
+	if (!log_to_stderr())
+		closelog();
 	if (dup2(fd, 3) == -1)		/* fd > 3: sessiond's are 0-5 */
 		_exit(75);
 	closefrom(4);
@@ -315,8 +320,11 @@ session_end(struct sess *s)
  * The end of a forked smtpd: exit() ran the libraries' destructors
  * (_dl_fini) over sessiond's inherited address space, copying pages only
  * to throw them away: an eighth of a session's CPU (bench/README.md,
- * optimisation 3). Nothing of ours is registered with atexit(); stdio is
- * flushed here. A sanitizer build keeps exit(): LeakSanitizer runs there.
+ * optimisation 3). Nothing of ours is registered with atexit(), and
+ * nothing is left in stdio to flush: the session code writes only to
+ * stderr, which is unbuffered (fflush(NULL) took every stream's lock, one
+ * more page of libc's copied). A sanitizer build keeps exit():
+ * LeakSanitizer runs there.
  */
 static void __attribute__((noreturn))
 session_exit(int code)
@@ -324,7 +332,6 @@ session_exit(int code)
 #ifdef __SANITIZE_ADDRESS__
 	exit(code);
 #else
-	fflush(NULL);
 	_exit(code);
 #endif
 }
@@ -524,7 +531,10 @@ held_ready(struct sess *s)
 	session_check_end(s);
 }
 
-/* A worker said 'X': its session's enqueue is done, and it is free. */
+/* A worker said 'X': its session's enqueue is done, and it is free. One
+ * record per wake-up: a worker serves one session at a time, so at most
+ * one 'X' waits (and after it perhaps EOF, which the next poll() shows);
+ * reading on to EAGAIN cost a recvmsg() per session. */
 static void
 worker_read(struct worker *w)
 {
@@ -534,34 +544,29 @@ worker_read(struct worker *w)
 	size_t		 len, i;
 	int		 fd;
 
-	for (;;) {
-		fd = fd_recv_rec(w->fd, rec, sizeof(rec), &len);
-		if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (fd >= 0)
-			close(fd);	/* a worker sends none */
-		if (fd == -1 || (fd == -2 && len == 0) ||
-		    frame_datagram(rec, len, 'X', &pay, f, 1) == -1 ||
-		    !w->busy) {
-			worker_retire(w);	/* it ends; reap() tidies */
-			break;
-		}
-		for (i = 0; i < nsess; i++)
-			if (sess[i].enqueue == w->pid &&
-			    strcmp(sess[i].id, f[0]) == 0)
-				break;
-		w->busy = 0;
-		w->uses++;
-		if (i < nsess) {
-			sess[i].enqueue = 0;
-			session_check_end(&sess[i]);
-		}
-		if (w->uses >= WORKER_USES || w->gen != gen || stopping ||
-		    workers_idle() > WORKER_IDLE_MAX) {
-			worker_retire(w);
-			break;
-		}
+	fd = fd_recv_rec(w->fd, rec, sizeof(rec), &len);
+	if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (fd >= 0)
+		close(fd);	/* a worker sends none */
+	if (fd == -1 || (fd == -2 && len == 0) ||
+	    frame_datagram(rec, len, 'X', &pay, f, 1) == -1 || !w->busy) {
+		worker_retire(w);	/* it ends; reap() tidies */
+		goto done;
 	}
+	for (i = 0; i < nsess; i++)
+		if (sess[i].enqueue == w->pid && strcmp(sess[i].id, f[0]) == 0)
+			break;
+	w->busy = 0;
+	w->uses++;
+	if (i < nsess) {
+		sess[i].enqueue = 0;
+		session_check_end(&sess[i]);
+	}
+	if (w->uses >= WORKER_USES || w->gen != gen || stopping ||
+	    workers_idle() > WORKER_IDLE_MAX)
+		worker_retire(w);
+done:
 	buf_free(&pay);
 }
 
@@ -609,7 +614,7 @@ session_start(int conn, const char *id, const char *kind,
 			const char *t[] = { "-l", kind, NULL };
 			proctitle("smtpd", t);
 		}
-		session_exit(smtpd_run(conf, l));
+		session_exit(smtpd_run(conf, l, client));
 	}
 	close(pair[0]);
 	close(conn);
@@ -728,6 +733,29 @@ poll_set(size_t *n)
 	return pfd;
 }
 
+/* The signals on_signal() wrote down. A read short of the buffer emptied
+ * the pipe: no second read only to hear EAGAIN (a signal after it wakes
+ * poll() again). */
+static void
+sig_read(void)
+{
+	unsigned char	 sig[64];
+	ssize_t		 n, i;
+
+	do {
+		if ((n = read(sigpipe[0], sig, sizeof(sig))) <= 0)
+			return;
+		for (i = 0; i < n; i++) {
+			if (sig[i] == SIGCHLD)
+				reap();
+			else if (sig[i] == SIGHUP)
+				reload(1);
+			else if (sig[i] == SIGTERM)
+				stopping = 1;
+		}
+	} while (n == (ssize_t)sizeof(sig));
+}
+
 static void
 fd_ready(int fd)
 {
@@ -765,9 +793,7 @@ main(int argc, char *argv[])
 	struct sigaction sa;
 	struct pollfd	*pfd;
 	struct buf	 err = BUF_INIT;
-	size_t		 npfd, k;
-	unsigned char	 sig[64];
-	ssize_t		 n, i;
+	size_t		 npfd, k, i;
 	int		 ch;
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGHUP };
 
@@ -782,6 +808,9 @@ main(int argc, char *argv[])
 		}
 	if (confdir[0] == '\0' || optind != argc)
 		usage();
+	if ((size_t)snprintf(conf_file, sizeof(conf_file), "%s/%s", confdir,
+	    CONF_NAME) >= sizeof(conf_file))
+		conf_file[0] = '\0';
 	title_area = argv[0];
 	title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 -
 	    argv[0]);
@@ -804,8 +833,8 @@ main(int argc, char *argv[])
 	/* Work every child would repeat, done once here: the NSS modules
 	 * (priv_drop's user and group look-ups dlopen them), the two users
 	 * themselves (users_check(): looked up again when /etc/passwd
-	 * changes) and the time zone (smtpd_run() then only checks that it
-	 * is loaded). */
+	 * changes) and the time zone (syslog()'s time stamps in the
+	 * children; smtpd_run() leaves it to its caller). */
 	users_check(1);
 	(void)getgrgid(0);
 	endpwent();
@@ -821,7 +850,7 @@ main(int argc, char *argv[])
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
-	for (i = 0; i < (ssize_t)(sizeof(sigs) / sizeof(sigs[0])); i++)
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigaction(sigs[i], &sa, NULL) == -1)
 			fatal_errno("sigaction");
 	signal(SIGPIPE, SIG_IGN);
@@ -836,15 +865,7 @@ main(int argc, char *argv[])
 			fatal_errno("poll");
 		}
 		if (pfd[0].revents & POLLIN)
-			while ((n = read(sigpipe[0], sig, sizeof(sig))) > 0)
-				for (i = 0; i < n; i++) {
-					if (sig[i] == SIGCHLD)
-						reap();
-					else if (sig[i] == SIGHUP)
-						reload(1);
-					else if (sig[i] == SIGTERM)
-						stopping = 1;
-				}
+			sig_read();
 		/* Workers and held ends first: ctl_read() makes new fds. */
 		for (k = 2; k < npfd; k++)
 			if (pfd[k].revents != 0)

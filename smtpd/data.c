@@ -182,15 +182,14 @@ enum data_result
 data_receive(struct session *s, enum data_problem *problem)
 {
 	struct data_state d;
-	struct buf	 chunk;
+	struct buf	*out;
 	enum data_result res = DATA_DONE;
 	int		 toolong, r, queue_ok = 1, saved = s->cin.timeout_ms;
 	size_t		 limit = (size_t)s->conf->smtpd_text_line_limit;
 
 	data_init(&d, limit, s->conf->message_size_limit);
 	d.normalize = strcmp(s->conf->smtpd_bare_newline, "normalize") == 0;
-	/* One chunk plus the longest line we keep. */
-	buf_init(&chunk, SMTPD_DATA_CHUNK + limit + 2);
+	out = enqueue_data_open(s);
 	s->cin.timeout_ms = s->conf->smtpd_data_timeout_seconds * 1000;
 	for (;;) {
 		/* +1: a stuffed dot does not count (data_line). */
@@ -201,27 +200,27 @@ data_receive(struct session *s, enum data_problem *problem)
 			    DATA_LOST;
 			break;
 		}
-		r = data_line(&d, s->line.data, s->line.len, toolong, &chunk);
+		r = data_line(&d, s->line.data, s->line.len, toolong, out);
 		if (r == -1)
-			panic("data_line: chunk buffer too small");
+			panic("data_line: the queue's output buffer is full");
 		if (r == 1)
 			break;
-		if (d.problem != DATA_OK)
-			buf_reset(&chunk);	/* nothing more goes out */
-		else if (chunk.len >= SMTPD_DATA_CHUNK) {
-			if (queue_ok && enqueue_data(s, chunk.data,
-			    chunk.len) == -1)
+		if (d.problem != DATA_OK || !queue_ok)
+			enqueue_data_discard(s);	/* nothing more goes out */
+		else if (enqueue_data_pending(s) >= SMTPD_DATA_CHUNK) {
+			if (enqueue_data_close(s) == -1)
 				queue_ok = 0;
-			buf_reset(&chunk);
+			out = enqueue_data_open(s);
 		}
 	}
-	if (res == DATA_DONE && d.problem == DATA_OK && chunk.len > 0 &&
-	    queue_ok && enqueue_data(s, chunk.data, chunk.len) == -1)
-		queue_ok = 0;
+	if (res == DATA_DONE && d.problem == DATA_OK && queue_ok) {
+		if (enqueue_data_close(s) == -1)
+			queue_ok = 0;
+	} else
+		enqueue_data_cancel(s);
 	if (res == DATA_DONE && !queue_ok)
 		res = DATA_QUEUE_GONE;
 	s->cin.timeout_ms = saved;
-	buf_free(&chunk);
 	*problem = d.problem;
 	return res;
 }

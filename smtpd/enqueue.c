@@ -21,9 +21,6 @@
 #include "log.h"
 #include "smtpd.h"
 
-/* A reply record holds one field: an SMTP reply line or a queue ID. */
-#define ENQUEUE_REPLY_MAX	1024
-
 int
 enqueue_ask(struct session *s, int type, const char *const *f, size_t n)
 {
@@ -65,13 +62,83 @@ enqueue_ask(struct session *s, int type, const char *const *f, size_t n)
 	return rtype;
 }
 
-int
-enqueue_data(struct session *s, const void *p, size_t len)
+/*
+ * 'D' records are sent once SMTPD_DATA_CHUNK octets are waiting; the last
+ * one of a message goes out with the 'F' (or 'A') after it, in the same
+ * write, and enqueue reads both at once. Every path after the message
+ * bytes asks enqueue something (enqueue_ask() flushes) or ends the
+ * session, so nothing waits here for long.
+ */
+static int
+enqueue_data_flush(struct session *s)
 {
-	if (frame_send(&s->queue, 'D', p, len) == -1 ||
+	if (s->queue.out.len >= SMTPD_DATA_CHUNK &&
 	    io_flush(&s->queue) == -1) {
 		log_warn_errno("enqueue: sending 'D'");
 		return -1;
 	}
 	return 0;
+}
+
+int
+enqueue_data(struct session *s, const void *p, size_t len)
+{
+	if (frame_put(&s->queue.out, 'D', p, len) == -1) {
+		log_warn_errno("enqueue: sending 'D'");
+		return -1;
+	}
+	return enqueue_data_flush(s);
+}
+
+/*
+ * DATA's bytes go straight into the 'D' record being built at the end of
+ * the queue's output buffer, not into a chunk buffer copied into it later:
+ * in a forked smtpd each page written is a copy-on-write fault, and the
+ * chunk buffer cost two or three per message.
+ */
+struct buf *
+enqueue_data_open(struct session *s)
+{
+	static const char hdr[FRAME_HDR];	/* set when closed */
+
+	s->data_start = s->queue.out.len;
+	if (buf_add(&s->queue.out, hdr, sizeof(hdr)) == -1)
+		fatal_errno("enqueue: 'D' record");
+	return &s->queue.out;
+}
+
+size_t
+enqueue_data_pending(const struct session *s)
+{
+	return s->queue.out.len - s->data_start - FRAME_HDR;
+}
+
+void
+enqueue_data_discard(struct session *s)
+{
+	buf_truncate(&s->queue.out, s->data_start + FRAME_HDR);
+}
+
+void
+enqueue_data_cancel(struct session *s)
+{
+	buf_truncate(&s->queue.out, s->data_start);
+}
+
+int
+enqueue_data_close(struct session *s)
+{
+	size_t	 len = enqueue_data_pending(s);
+
+	if (len == 0) {
+		enqueue_data_cancel(s);
+		return 0;
+	}
+	if (len > FRAME_MAX) {
+		errno = EMSGSIZE;
+		log_warn_errno("enqueue: sending 'D'");
+		return -1;
+	}
+	frame_hdr(s->queue.out.data + s->data_start, 'D', (uint32_t)len);
+	return enqueue_data_flush(s);
 }

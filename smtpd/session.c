@@ -17,12 +17,17 @@
 #include <string.h>
 #include <bsd/string.h>
 
+#include "frame.h"
 #include "log.h"
 #include "smtpd.h"
 #include "spool.h"
 
-/* The reply lines from enqueue are at most this; the frames a bit more. */
-#define SESSION_QUEUE_IN_MAX	8192
+/* One reply record from enqueue, the most there ever is to read: nothing
+ * is pipelined on fd 3. The read buffer is as big as this allows (io.c
+ * reads up to 8 KiB at once); this small, malloc() finds it in the thread
+ * cache, not among the free chunks of sessiond's heap, where a forked
+ * smtpd pays a copy-on-write fault for each page it writes. */
+#define SESSION_QUEUE_IN_MAX	(FRAME_HDR + ENQUEUE_REPLY_MAX)
 
 void
 session_init(struct session *s, const struct conf *conf, const char *ip)

@@ -28,7 +28,7 @@
 
 /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
 #define SMTPD_REPLY_MAX		510
-/* 'D' records carry at most this much message (one buffer per session). */
+/* 'D' records carry this much message, and at most one line more. */
 #define SMTPD_DATA_CHUNK	(64 * 1024)
 
 /* ---- command.c: parsing (no I/O, no state) ---- */
@@ -141,14 +141,28 @@ int		 reply_text_valid(const char *);
 
 /* ---- enqueue.c ---- */
 
+/* A reply record holds one field: an SMTP reply line or a queue ID. */
+#define ENQUEUE_REPLY_MAX	1024
+
 /* Send a request of n fields and wait for its one reply: 'K' (text in
  * s->qtext: "" or the queue ID), 'E' (s->qtext is a reply line safe to send:
  * enqueue's own, or our 451 when its was malformed), or -1: enqueue is gone
  * or broke the protocol (logged; the session must end). */
 int		 enqueue_ask(struct session *, int type,
 		    const char *const *f, size_t n);
-/* Message bytes in a 'D' record, no reply. 0 or -1 (enqueue gone). */
+/* Message bytes in a 'D' record, no reply; sent with the next request,
+ * or before once SMTPD_DATA_CHUNK octets wait. 0 or -1 (enqueue gone). */
 int		 enqueue_data(struct session *, const void *, size_t);
+/* The same, built in place: open a 'D' record at the end of the queue's
+ * output buffer and return that buffer, for the message bytes to be
+ * appended; pending: how many there are; discard: drop them, the record
+ * stays open; cancel: drop the record; close: finish it (none when it is
+ * empty) and send as enqueue_data() does, 0 or -1 (enqueue gone). */
+struct buf	*enqueue_data_open(struct session *);
+size_t		 enqueue_data_pending(const struct session *);
+void		 enqueue_data_discard(struct session *);
+void		 enqueue_data_cancel(struct session *);
+int		 enqueue_data_close(struct session *);
 
 /* ---- data.c ---- */
 
@@ -238,6 +252,7 @@ struct session {
 	struct io	 queue;		/* fd 3: enqueue */
 	struct buf	 line;		/* the current line from the client */
 	struct buf	 payload;	/* the current record from enqueue */
+	size_t		 data_start;	/* the open 'D' record in queue.out */
 	char		 ip[64];	/* the client, for logs */
 	char		 helo[ADDR_DOMAIN_MAX + 1];
 	char		 qtext[SMTPD_REPLY_MAX + 1];	/* enqueue's answer */
@@ -290,10 +305,11 @@ void		 session_queue_gone(struct session *, int replied);
 
 /* ---- smtpd_run.c ---- */
 
-/* The session on fds 0/1 (client) and 3 (enqueue), the config and TLS
- * already loaded: drop privilege (chroot, smtpd_user), run, and return
- * the exit code. */
-int		 smtpd_run(struct conf *, enum listener);
+/* The session on fds 0/1 (client) and 3 (enqueue), the config, TLS and
+ * the time zone already loaded: drop privilege (chroot, smtpd_user), run,
+ * and return the exit code. client: the numeric address master saw, or
+ * NULL to ask the socket. */
+int		 smtpd_run(struct conf *, enum listener, const char *client);
 /* "smtp", "submission", "smtps", "local" to its listener: 0, or -1. */
 int		 smtpd_listener(const char *, enum listener *);
 

@@ -5,8 +5,9 @@
  * Called by smtpd.c's main() (the standalone program master execs when
  * sessiond is not running, or a developer drives by hand) and by
  * sessiond's session child (sessiond/sessiond.c), forked without exec.
- * Either way the caller has loaded the config and the TLS context
- * (starttls_init(), as root: the key is root's file) and placed the fds:
+ * Either way the caller has loaded the config, the TLS context
+ * (starttls_init(), as root: the key is root's file) and the time zone
+ * (for syslog(); there is no zoneinfo in the chroot), and placed the fds:
  * 0/1 the client, 2 stderr, 3 the enqueue socketpair, nothing else.
  * smtpd_run() then chroots and drops to smtpd_user before it reads a byte
  * from the client (priv_drop()), and returns the exit code.
@@ -21,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <bsd/string.h>
 
@@ -214,33 +214,23 @@ smtpd_listener(const char *name, enum listener *l)
 	return 0;
 }
 
-/*
- * Load the time zone unless this process image has it: localtime_r()
- * reads zoneinfo only the first time, where tzset() stat()s and parses
- * /etc/localtime on every call. A session forked by sessiond (which
- * called tzset()) so pays nothing; an exec'd smtpd loads it here.
- */
-static void
-smtpd_tz_load(void)
-{
-	time_t		 now = time(NULL);
-	struct tm	 tm;
-
-	(void)localtime_r(&now, &tm);
-}
-
 int
-smtpd_run(struct conf *conf, enum listener listener)
+smtpd_run(struct conf *conf, enum listener listener, const char *client)
 {
 	struct session	 s;
 	char		 ip[64];
 
 	if (fcntl(3, F_GETFD) == -1)
 		fatal("fd 3 (the enqueue socketpair) is not open");
-	peer_address(ip, sizeof(ip));
+	/* sessiond has master's address string, the one enqueue logs too:
+	 * asking the socket again (getpeername, getnameinfo) only cost the
+	 * forked child a syscall and the pages of libc it ran. */
 	if (listener == LISTEN_LOCAL)
 		strlcpy(ip, "local", sizeof(ip));
-	smtpd_tz_load();		/* before chroot: no zoneinfo inside */
+	else if (client != NULL && client[0] != '\0')
+		strlcpy(ip, client, sizeof(ip));
+	else
+		peer_address(ip, sizeof(ip));
 	signal(SIGPIPE, SIG_IGN);	/* a vanished peer is EPIPE */
 
 	/* Nothing from the client has been read yet, and nothing will be
@@ -254,6 +244,8 @@ smtpd_run(struct conf *conf, enum listener listener)
 	session_run(&s);
 	starttls_end(&s);
 	log_info("disconnect from [%s]", s.ip);
-	session_free(&s);
+	/* No session_free(): the process ends with our return, and its
+	 * memory with it. Wiping the buffers first only copied sessiond's
+	 * pages (copy-on-write) to clear them. */
 	return s.exit_code;
 }

@@ -29,6 +29,14 @@ main(void)
 	CHECK_STR(buf_str(&b), "abc");
 	buf_reset(&b);
 	CHECK(b.len == 0 && b.data[0] == '\0');
+	/* truncate: only ever shorter */
+	CHECK(buf_set(&b, "abcdef", 6) == 0);
+	buf_truncate(&b, 3);
+	CHECK(b.len == 3);
+	CHECK_STR(buf_str(&b), "abc");
+	buf_truncate(&b, 10);
+	CHECK_STR(buf_str(&b), "abc");
+	buf_reset(&b);
 
 	/* growth through many doublings, binary contents */
 	for (i = 0; i < 10000; i++)
