@@ -207,7 +207,8 @@ def test_b_no_processes():
             """sessiond's idle enqueue workers (left by earlier sessions)
             would serve a session with no fork at all: end them, so that a
             session needs its two processes again (smtpd, and a worker at
-            MAIL)."""
+            MAIL). lspawn's idle delivery workers likewise: a delivery
+            needs its fork again. (Nothing is being delivered here.)"""
             for p in inst.children("enqueue"):
                 try:
                     with open("/proc/%d/cmdline" % p.pid, "rb") as f:
@@ -215,7 +216,14 @@ def test_b_no_processes():
                             os.kill(p.pid, signal.SIGTERM)
                 except OSError:
                     pass
-            return not inst.children("enqueue")
+            lspawn = inst.child("lspawn")
+            dworkers = [p for p in inst.children("lspawn") if lspawn and p.ppid == lspawn.pid]
+            for p in dworkers:
+                try:
+                    os.kill(p.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            return not inst.children("enqueue") and not dworkers
         wait_for(no_idle_workers, 30, "no enqueue worker left")
         base = wait_for(moved, 30, "every process of the instance in the test cgroup")
 
