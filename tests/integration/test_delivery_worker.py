@@ -10,8 +10,9 @@ users never share one, and each worker holds exactly its user's uid, gid
 and groups; between deliveries a worker keeps no queue file open; it is
 replaced after local_worker_uses deliveries, after local_worker_idle_seconds
 idle and after a reload; local_worker_uses = 0 forks a child per delivery;
-and a worker killed in the middle of a delivery costs a retry, not the
-mail."""
+the virtual mail user's one worker writes each virtual mailbox's mail to
+that mailbox only; a worker killed in the middle of a delivery, or past
+local_delivery_timeout_seconds, costs a retry, not the mail."""
 import fcntl
 import grp
 import mailbox
@@ -190,3 +191,53 @@ def test_worker_killed_mid_delivery_costs_a_retry_not_the_mail():
     wait_for(lambda: len(mailbox.mbox(box)) == 1, 30, "the retry's delivery")
     inst.wait_spool_empty()
     assert list(mailbox.mbox(box))[0]["Subject"] == "kill"
+
+
+def test_virtual_mailboxes_share_the_virtual_users_worker_each_to_its_own():
+    """Kind v: one identity (virtual_mail_user) for every mailbox, so one
+    worker; the mailbox, and the directories to make below the base, come
+    with each request and nothing of one reaches the next."""
+    inst = instance("dw-virt", local_worker_uses=100)
+    inst.send("s@client.test", ["demo@localhost"], b"Subject: to-demo\r\n\r\nx\r\n")
+    inst.wait_messages(inst.virtual_maildir("demo/Maildir"), 1)
+    inst.send("s@client.test", ["v1@virt.test"], b"Subject: to-v1\r\n\r\nx\r\n")
+    inst.wait_messages(inst.virtual_maildir("virt.test/v1/Maildir"), 1)
+    inst.send("s@client.test", ["demo@localhost"], b"Subject: to-demo-2\r\n\r\nx\r\n")
+    inst.wait_messages(inst.virtual_maildir("demo/Maildir"), 2)
+    inst.wait_spool_empty()
+    demo = inst.virtual_maildir("demo/Maildir/new")
+    v1 = inst.virtual_maildir("virt.test/v1/Maildir/new")
+    pids = {int(NAME.match(n).group(1)) for d in (demo, v1) for n in os.listdir(d)}
+    assert len(pids) == 1, pids
+    assert [m.split(b"Subject: ")[1].split(b"\n")[0] for m in
+            maildir_messages(inst.virtual_maildir("virt.test/v1/Maildir"))] == [b"to-v1"]
+    assert sorted(m.split(b"Subject: ")[1].split(b"\n")[0] for m in
+                  maildir_messages(inst.virtual_maildir("demo/Maildir"))) == [b"to-demo", b"to-demo-2"]
+
+
+def test_worker_past_the_delivery_timeout_is_killed_and_replaced():
+    user = USERS[0]
+    inst = Instance("dw-timeout", conf={"home_mailbox": "mbox", "local_worker_uses": "100",
+                                        "local_delivery_timeout_seconds": "2"})
+    insts.append(inst)
+    d = mail_spool(inst)
+    inst.conf["mail_spool_directory"] = d
+    inst.write_conf()
+    inst.start()
+    pw = pwd.getpwnam(user)
+    box = os.path.join(d, user)
+    fd = os.open(box, os.O_RDWR | os.O_CREAT, 0o660)
+    os.fchown(fd, pw.pw_uid, grp.getgrnam("mail").gr_gid)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    try:
+        inst.send("s@client.test", ["%s@localhost" % user], b"Subject: slow\r\n\r\nbody\r\n")
+        stuck = wait_for(lambda: [p.pid for p in workers(inst) if p.uids and p.uids[0] == pw.pw_uid],
+                         20, "the worker waiting for the mbox lock")[0]
+        text = outcome(inst, "%s@localhost" % user, "deferred")
+        assert text == "4.3.0 delivery agent timed out", text
+        wait_for(lambda: stuck not in {p.pid for p in workers(inst)}, 10, "the stuck worker gone")
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    wait_for(lambda: len(mailbox.mbox(box)) == 1, 30, "the retry's delivery")
+    inst.wait_spool_empty()
