@@ -162,11 +162,13 @@ def test_uses_zero_forks_a_child_per_delivery():
     assert workers(inst) == []
 
 
-def test_worker_killed_mid_delivery_costs_a_retry_not_the_mail():
-    user = USERS[1]
-    inst = Instance("dw-kill", conf={"home_mailbox": "mbox", "local_worker_uses": "100",
-                                     "queue_retry_min_seconds": "1",
-                                     "queue_retry_max_seconds": "1"})
+def stuck_in_mbox(name, user, subject, during, **conf):
+    """An mbox instance whose user's mailbox the test holds locked (fcntl),
+    so that the worker delivering subject waits inside its delivery;
+    during(inst, worker pid) runs then. The lock is let go, and the mail
+    must then be delivered, once."""
+    inst = Instance(name, conf=dict({"home_mailbox": "mbox", "local_worker_uses": "100"},
+                                    **{k: str(v) for k, v in conf.items()}))
     insts.append(inst)
     d = mail_spool(inst)
     inst.conf["mail_spool_directory"] = d
@@ -176,21 +178,28 @@ def test_worker_killed_mid_delivery_costs_a_retry_not_the_mail():
     box = os.path.join(d, user)
     fd = os.open(box, os.O_RDWR | os.O_CREAT, 0o660)
     os.fchown(fd, pw.pw_uid, grp.getgrnam("mail").gr_gid)
-    # Held, the mbox makes the worker wait inside its delivery.
     fcntl.lockf(fd, fcntl.LOCK_EX)
     try:
-        inst.send("s@client.test", ["%s@localhost" % user], b"Subject: kill\r\n\r\nbody\r\n")
-        busy = wait_for(lambda: [p for p in workers(inst) if p.uids and p.uids[0] == pw.pw_uid],
+        inst.send("s@client.test", ["%s@localhost" % user], b"Subject: %s\r\n\r\nbody\r\n" % subject)
+        busy = wait_for(lambda: [p.pid for p in workers(inst) if p.uids and p.uids[0] == pw.pw_uid],
                         20, "the worker waiting for the mbox lock")[0]
-        os.kill(busy.pid, signal.SIGKILL)
-        text = outcome(inst, "%s@localhost" % user, "deferred")
-        assert "delivery agent failed (killed by signal 9)" in text, text
+        during(inst, busy)
     finally:
         fcntl.lockf(fd, fcntl.LOCK_UN)
         os.close(fd)
     wait_for(lambda: len(mailbox.mbox(box)) == 1, 30, "the retry's delivery")
     inst.wait_spool_empty()
-    assert list(mailbox.mbox(box))[0]["Subject"] == "kill"
+    assert list(mailbox.mbox(box))[0]["Subject"] == subject.decode()
+
+
+def test_worker_killed_mid_delivery_costs_a_retry_not_the_mail():
+    user = USERS[1]
+
+    def kill(inst, pid):
+        os.kill(pid, signal.SIGKILL)
+        text = outcome(inst, "%s@localhost" % user, "deferred")
+        assert "delivery agent failed (killed by signal 9)" in text, text
+    stuck_in_mbox("dw-kill", user, b"kill", kill)
 
 
 def test_virtual_mailboxes_share_the_virtual_users_worker_each_to_its_own():
@@ -217,27 +226,9 @@ def test_virtual_mailboxes_share_the_virtual_users_worker_each_to_its_own():
 
 def test_worker_past_the_delivery_timeout_is_killed_and_replaced():
     user = USERS[0]
-    inst = Instance("dw-timeout", conf={"home_mailbox": "mbox", "local_worker_uses": "100",
-                                        "local_delivery_timeout_seconds": "2"})
-    insts.append(inst)
-    d = mail_spool(inst)
-    inst.conf["mail_spool_directory"] = d
-    inst.write_conf()
-    inst.start()
-    pw = pwd.getpwnam(user)
-    box = os.path.join(d, user)
-    fd = os.open(box, os.O_RDWR | os.O_CREAT, 0o660)
-    os.fchown(fd, pw.pw_uid, grp.getgrnam("mail").gr_gid)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
-    try:
-        inst.send("s@client.test", ["%s@localhost" % user], b"Subject: slow\r\n\r\nbody\r\n")
-        stuck = wait_for(lambda: [p.pid for p in workers(inst) if p.uids and p.uids[0] == pw.pw_uid],
-                         20, "the worker waiting for the mbox lock")[0]
+
+    def wait_timeout(inst, pid):
         text = outcome(inst, "%s@localhost" % user, "deferred")
         assert text == "4.3.0 delivery agent timed out", text
-        wait_for(lambda: stuck not in {p.pid for p in workers(inst)}, 10, "the stuck worker gone")
-    finally:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        os.close(fd)
-    wait_for(lambda: len(mailbox.mbox(box)) == 1, 30, "the retry's delivery")
-    inst.wait_spool_empty()
+        wait_for(lambda: pid not in {p.pid for p in workers(inst)}, 10, "the stuck worker gone")
+    stuck_in_mbox("dw-timeout", user, b"slow", wait_timeout, local_delivery_timeout_seconds=2)
