@@ -103,8 +103,15 @@ int	 enqueue_auth_verify(struct table *passwd, const char *login,
 
 /* enqueue_policy.c: relay, access and senders tables for one session.
  * Each check returns 0 (go on) or 1 with the SMTP reply line in out. */
-struct policy {
+/* The policy's tables. A pooled worker keeps them from one session to
+ * the next: every lookup stat()s the file and reopens it when it was
+ * rebuilt (common/table.c), so a session sees the table as it is. */
+struct policy_tables {
 	struct table	 relay, access, senders;
+};
+
+struct policy {
+	struct policy_tables *t;
 	char		 client[64];	/* -a, "" for a local submission */
 	int		 local;		/* client "" */
 	struct cidr	 addr;		/* the client, parsed */
@@ -114,7 +121,9 @@ struct policy {
 	char		 login[ADDR_TEXT_MAX];	/* verified by 'U'; "" */
 };
 
-void	 policy_init(struct policy *, const struct conf *, const char *);
+void	 policy_tables_init(struct policy_tables *, const struct conf *);
+void	 policy_tables_close(struct policy_tables *);
+void	 policy_init(struct policy *, struct policy_tables *, const char *);
 int	 policy_mail(struct policy *, const char *helo, const char *sender,
 	    char *out, size_t outsz);
 int	 policy_rcpt(struct policy *, const char *rcpt, char *out,

@@ -25,9 +25,9 @@
  *    553 5.7.1 (RFC 4954 7: the address is "not owned by user").
  *
  * The client's verdicts (relay and access) are computed once per session
- * on first need, from one pass over the table (table_scan()); the tables are
- * opened fresh by each enqueue, so a rebuilt table is seen by the next
- * session. Any doubt is a temporary failure (451 4.3.0), never a pass: a
+ * on first need, from one pass over the table (table_scan()); every lookup
+ * stat()s the table's file, so a rebuilt table is seen at once, even by a
+ * worker that kept the handle from an earlier session. Any doubt is a temporary failure (451 4.3.0), never a pass: a
  * table that cannot be read or an entry that makes no sense is logged and
  * the client is asked to retry. An operator error must not open the relay.
  */
@@ -49,12 +49,27 @@
 enum verdict { V_NONE, V_OK, V_REJECT, V_ERROR };
 
 void
-policy_init(struct policy *p, const struct conf *conf, const char *client)
+policy_tables_init(struct policy_tables *t, const struct conf *conf)
+{
+	table_init(&t->relay, conf, "relay");
+	table_init(&t->access, conf, "access");
+	table_init(&t->senders, conf, "senders");
+}
+
+void
+policy_tables_close(struct policy_tables *t)
+{
+	table_close(&t->relay);
+	table_close(&t->access);
+	table_close(&t->senders);
+}
+
+/* A session's policy state, none of it from the session before. */
+void
+policy_init(struct policy *p, struct policy_tables *t, const char *client)
 {
 	memset(p, 0, sizeof(*p));
-	table_init(&p->relay, conf, "relay");
-	table_init(&p->access, conf, "access");
-	table_init(&p->senders, conf, "senders");
+	p->t = t;
 	strlcpy(p->client, client, sizeof(p->client));
 	p->local = client[0] == '\0';
 	/* The client address came from master (-a), checked by
@@ -90,7 +105,7 @@ access_value(struct policy *p, const char *key, const char *v, char *text,
 		}
 	}
 	log_warn("table %s: %s: value is not \"OK\" or \"REJECT [text]\" "
-	    "(printable ASCII, at most %d bytes)", p->access.path, key,
+	    "(printable ASCII, at most %d bytes)", p->t->access.path, key,
 	    ACCESS_TEXT_MAX);
 	return V_ERROR;
 }
@@ -102,9 +117,9 @@ access_lookup(struct policy *p, const char *key, char *text, size_t textsz)
 	enum verdict	 r;
 	int		 found;
 
-	found = table_lookup(&p->access, key, &v);
+	found = table_lookup(&p->t->access, key, &v);
 	if (found == -1) {
-		log_warn_errno("table %s: lookup of %s", p->access.path, key);
+		log_warn_errno("table %s: lookup of %s", p->t->access.path, key);
 		r = V_ERROR;
 	} else if (found == 0)
 		r = V_NONE;
@@ -154,7 +169,7 @@ client_scan_one(void *arg, const char *key, const char *value)
 		return 0;
 	if (cidr_parse(key + 7, strlen(key + 7), &net) == -1) {
 		log_warn("table %s: key %s: not an IP address or CIDR prefix",
-		    cs->p->access.path, key);
+		    cs->p->t->access.path, key);
 		cs->r = V_ERROR;
 		return 0;
 	}
@@ -185,10 +200,10 @@ access_client(struct policy *p)
 			cs.r = V_NONE;
 			cs.text = p->client_text;
 			cs.textsz = sizeof(p->client_text);
-			if (table_scan(&p->access, client_scan_one, &cs) ==
+			if (table_scan(&p->t->access, client_scan_one, &cs) ==
 			    -1) {
 				log_warn_errno("table %s: read",
-				    p->access.path);
+				    p->t->access.path);
 				cs.r = V_ERROR;
 			}
 			r = cs.r;
@@ -243,14 +258,14 @@ sender_owned(struct policy *p, const char *sender, char *out, size_t outsz)
 		return 0;	/* <>: bounces are nobody's address */
 	strlcpy(key, sender, sizeof(key));
 	addr_lower(key);
-	found = table_lookup(&p->senders, key, &v);
+	found = table_lookup(&p->t->senders, key, &v);
 	if (found == 0 && (at = strrchr(sender, '@')) != NULL) {
 		strlcpy(key, at, sizeof(key));
 		addr_lower(key);
-		found = table_lookup(&p->senders, key, &v);
+		found = table_lookup(&p->t->senders, key, &v);
 	}
 	if (found == -1) {
-		log_warn_errno("table %s: lookup of %s", p->senders.path, key);
+		log_warn_errno("table %s: lookup of %s", p->t->senders.path, key);
 		rc = verdict_reply(V_ERROR, "", out, outsz);
 	} else if (found == 0 || !login_listed(buf_str(&v), p->login)) {
 		log_info("sender not owned: login=%s, from=<%s>, client=[%s]",
@@ -320,7 +335,7 @@ relay_scan_one(void *arg, const char *key, const char *value)
 		/* Logged once per session; the other entries still count
 		 * (a typo must not close the relay for everyone listed). */
 		log_warn("table %s: key %s: not an IP address or CIDR prefix;"
-		    " ignored", p->relay.path, key);
+		    " ignored", p->t->relay.path, key);
 		return 0;
 	}
 	if (cidr_match(&net, &p->addr))
@@ -335,8 +350,8 @@ policy_relay(struct policy *p, const char *rcpt, char *out, size_t outsz)
 		return 0;
 	if (p->relay_ok == -1) {
 		p->relay_ok = 0;
-		if (table_scan(&p->relay, relay_scan_one, p) == -1) {
-			log_warn_errno("table %s: read", p->relay.path);
+		if (table_scan(&p->t->relay, relay_scan_one, p) == -1) {
+			log_warn_errno("table %s: read", p->t->relay.path);
 			p->relay_ok = -1;	/* try again next time */
 			if (enqueue_check_ascii(rcpt))
 				snprintf(out, outsz, "451 4.3.0 <%s>: "

@@ -12,8 +12,9 @@
  * in turn, handed the session when smtpd first writes to it (design-notes,
  * "enqueue is a pooled worker; smtpd is not"). sessiond tells master when
  * a session has ended (smtpd reaped, enqueue half done), so master's
- * counts stay exact. The tables are not opened here: the worker opens them
- * for each session, so a rebuilt table is seen by the next one.
+ * counts stay exact. The tables are not opened here but in the worker,
+ * which checks each one's file at every lookup, so a rebuilt table is seen
+ * at once.
  * postern.conf is checked (stat) before every session and re-read when it
  * changed, and workers forked before the change are retired, so a new
  * session sees the file as an exec'd pair would; SIGHUP re-reads it and

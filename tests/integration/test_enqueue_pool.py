@@ -5,7 +5,9 @@ session after another. These tests prove the pool is real (sessions share
 a worker, an idle session holds none) and that nothing of one session
 reaches the next on the same worker: not an AUTH login, not a local
 submitter's right to relay, not a transaction; and that a worker is
-replaced after WORKER_USES sessions, after a reload, and when it dies."""
+replaced after WORKER_USES sessions, after a reload, and when it dies;
+and that the tables it keeps open between sessions still show a rebuilt
+table to the next session."""
 import os
 import shutil
 import signal
@@ -13,7 +15,7 @@ import socket
 import smtplib
 import subprocess
 
-from harness import BUILD, REPO, Instance, ensure_user, maildir_messages, wait_for
+from harness import BUILD, REPO, Instance, Proc, ensure_user, maildir_messages, wait_for
 from test_auth import ALICE_PW, port_open, sha512_crypt, submission  # noqa: F401
 import test_auth
 
@@ -161,6 +163,34 @@ def test_open_transaction_does_not_reach_the_next_session():
         assert code == 250, msg
         assert serving(s) == first
     assert not os.listdir(os.path.join(inst.spool, "tmp")), "a tmp/ file outlived its session"
+
+
+def test_kept_tables_see_a_rebuilt_table_at_once():
+    """A worker keeps its tables open from one session to the next (it does
+    not open and unmap them per session); a table rebuilt in between is
+    still what the next session on that worker sees."""
+    wait_idle()
+    with inst.smtp() as s:
+        s.ehlo("client.test")
+        assert s.mail("s@client.test")[0] == 250
+        first = serving(s)
+        assert s.rcpt("demo@localhost")[0] == 250
+    wait_idle()
+    held = [v for v in Proc(first).fds().values() if v.endswith("/domains.cdb")]
+    assert held, "the idle worker no longer holds the domains table: %s" % Proc(first).fds()
+    inst.tables["access"] = {"sender:refused@client.test": "REJECT kept tables are checked"}
+    inst.write_table("access")
+    try:
+        with inst.smtp() as s:
+            s.ehlo("client.test")
+            code, msg = s.mail("refused@client.test")
+            assert code == 550 and b"kept tables are checked" in msg, (code, msg)
+            assert s.mail("s@client.test")[0] == 250
+            assert serving(s) == first, "not the same worker: the test proves nothing"
+    finally:
+        inst.tables.pop("access")
+        for f in ("access", "access.cdb"):
+            os.unlink(os.path.join(inst.etc, f))
 
 
 def test_worker_replaced_after_its_uses():
