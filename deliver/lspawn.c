@@ -830,7 +830,11 @@ lspawn_worker(int sock, const struct ident *id)
 			continue;
 		if (qf != -1 && len == 0)
 			_exit(0);	/* retired, or lspawn is gone */
-		if (qf < 0 || frame_datagram(rec, len, 'W', &pay, f, 7) == -1)
+		/* lspawn is trusted, but a worker runs none of what it was
+		 * not made for: no command, nothing but an absolute path. */
+		if (qf < 0 || frame_datagram(rec, len, 'W', &pay, f, 7) == -1 ||
+		    strlen(f[3]) != 1 || f[3][0] < '0' + HOW_MAILDIR ||
+		    f[3][0] > '0' + HOW_FILE || f[4][0] != '/')
 			lspawn_child_fail("bad request from lspawn", 0);
 		if (dup2(qf, 0) == -1)
 			lspawn_child_fail("queue file", errno);
