@@ -185,57 +185,7 @@ static struct child	*kids;
 static struct user_entry users[LSPAWN_USERS_CACHED];
 static size_t		 nkids, nrunning;
 static unsigned		 confgen;	/* bumped by every reload */
-static int		 sigpipe_fds[2] = { -1, -1 };
-static volatile sig_atomic_t got_chld, got_hup, got_term;
-
-/* The handlers only set a flag and wake poll(): all the work happens in
- * the loop, where no async-signal-safety rule can be broken. */
-static void
-lspawn_signal(int sig)
-{
-	int saved = errno;
-	ssize_t n;
-
-	if (sig == SIGCHLD)
-		got_chld = 1;
-	else if (sig == SIGHUP)
-		got_hup = 1;
-	else if (sig == SIGTERM)
-		got_term = 1;
-	/* A full pipe already holds a wake-up: nothing is lost. */
-	n = write(sigpipe_fds[1], "", 1);
-	(void)n;
-	errno = saved;
-}
-
-static void
-lspawn_signals(void)
-{
-	struct sigaction sa;
-
-	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1)
-		fatal_errno("self-pipe");
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	/* A reply to a qmgr that went away must be an EPIPE, not death. */
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = lspawn_signal;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-static struct timespec
-lspawn_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
-}
+static int		 sigfd = -1;	/* the self-pipe (spawner.h), to poll */
 
 /* Queue one 'O' reply for the qmgr connection gen; a reply meant for a
  * connection that is gone is dropped (qmgr redelivers). */
@@ -357,7 +307,7 @@ lspawn_user(const char *name, struct target *t, struct outcome *o)
 {
 	struct passwd *pw;
 	struct user_entry *e, *slot;
-	time_t now = lspawn_now().tv_sec;
+	time_t now = spawner_now().tv_sec;
 	size_t i;
 
 	if ((e = lspawn_user_cached(name, now)) != NULL)
@@ -1022,7 +972,7 @@ lspawn_start(struct child *c, char *res, int forward, const char *id,
 	c->timedout = 0;
 	c->forward = forward;
 	c->gen = qmgr.gen;
-	c->deadline = lspawn_now();
+	c->deadline = spawner_now();
 	c->deadline.tv_sec += conf.local_delivery_timeout_seconds;
 	strlcpy(c->id, id, sizeof(c->id));
 	strlcpy(c->qid, qid, sizeof(c->qid));
@@ -1189,7 +1139,7 @@ lspawn_worker_read(struct child *c)
 	    (size_t)n;
 	c->overflow = (size_t)n > LSPAWN_RESULT_MAX;
 	lspawn_answer(c, "bad answer");
-	c->idle_since = lspawn_now().tv_sec;
+	c->idle_since = spawner_now().tv_sec;
 	if (c->overflow || c->uses >= (unsigned)conf.local_worker_uses ||
 	    c->confgen != confgen)
 		lspawn_retire(c);
@@ -1280,7 +1230,7 @@ lspawn_reap(void)
 static int
 lspawn_deadlines(void)
 {
-	struct timespec now = lspawn_now();
+	struct timespec now = spawner_now();
 	long long ms, next = -1;
 	size_t i;
 
@@ -1367,7 +1317,6 @@ lspawn_loop(void)
 {
 	struct pollfd *pfd = NULL;
 	size_t npfd = 0, n, i, first;
-	char drain[64];
 	int timeout;
 
 	for (;;) {
@@ -1378,7 +1327,7 @@ lspawn_loop(void)
 			    NULL)
 				fatal("out of memory");
 		}
-		pfd[0].fd = sigpipe_fds[0];
+		pfd[0].fd = sigfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = PEER_CTL_FD;
 		pfd[1].events = POLLIN;
@@ -1393,23 +1342,22 @@ lspawn_loop(void)
 				continue;
 			fatal_errno("poll");
 		}
-		while (read(sigpipe_fds[0], drain, sizeof(drain)) > 0)
-			;
-		if (got_term) {
+		spawner_drain();
+		if (spawner_got_term) {
 			log_info("SIGTERM, exiting; deliveries under way "
 			    "finish on their own");
 			exit(0);
 		}
-		if (got_hup) {
-			got_hup = 0;
+		if (spawner_got_hup) {
+			spawner_got_hup = 0;
 			lspawn_reload();
 		}
 		for (i = 0; i < nkids; i++)
 			if (pfd[first + i].fd != -1 && pfd[first + i].revents &&
 			    kids[i].pid != 0 && kids[i].fd == pfd[first + i].fd)
 				lspawn_child_read(&kids[i]);
-		if (got_chld) {
-			got_chld = 0;
+		if (spawner_got_chld) {
+			spawner_got_chld = 0;
 			lspawn_reap();
 		}
 		if (pfd[1].revents)
@@ -1427,7 +1375,7 @@ main(int argc, char *argv[])
 	confdir = spawner_start(argc, argv, "lspawn", &conf);
 
 	peer_init(&qmgr, LSPAWN_OUT_MAX);
-	lspawn_signals();
+	sigfd = spawner_signals();
 	log_info("started, %s delivery agent",
 	    conf.local_agent[0] != '\0' ? conf.local_agent : "built-in");
 	lspawn_loop();
