@@ -91,7 +91,9 @@ def test_forward_to_another_user():
         # Delivered-To: stays the original recipient
         assert m[0].startswith(b"Return-Path: <s@client.test>\nDelivered-To: <pt-fwa@localhost>\n"), m[0][:200]
         # nothing in state/ for the 'F': one outcome, the targets' one
-        assert re.search(r"to=<pt-fwa@localhost>, relay=local, .*status=sent", inst.log())
+        # (logged after the removal that empties the spool: waited for)
+        wait_for(lambda: re.search(r"to=<pt-fwa@localhost>, relay=local, .*status=sent", inst.log()),
+                 10, "the delivery's log line")
     finally:
         clear(A)
 

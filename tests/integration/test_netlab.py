@@ -112,9 +112,10 @@ def test_swaks_delivers_to_postfix_maildir():
     # reverse lookup went through the lab's DNS.
     assert b"from postern.test (postern.test [127.1.0.1])" in msg, msg[:600]
     assert b"\n.a line with a dot\n" in msg
-    log = lab.postfix.log()
+    # Postfix logs the delivery after it wrote the file: waited for
+    log = wait_for(lambda: (lambda l: re.search(r"to=<lab@example\.test>, relay=virtual, .*status=sent", l)
+                            and l)(lab.postfix.log()), 10, "Postfix's delivery log line")
     assert re.search(r"postfix/mx1/smtpd\[\d+\]: connect from postern\.test\[127\.1\.0\.1\]", log), log[-2000:]
-    assert re.search(r"to=<lab@example\.test>, relay=virtual, .*status=sent", log), log[-2000:]
 
 
 def test_swaks_starttls_to_the_second_mx():
