@@ -69,6 +69,14 @@ def serving(s_open):
                     10, "exactly one busy enqueue worker")
 
 
+def session_worker():
+    """The worker that serves a session's MAIL; the session then ends."""
+    with inst.smtp() as s:
+        s.ehlo("client.test")
+        s.mail("s@client.test")
+        return serving(s)
+
+
 def wait_idle():
     wait_for(lambda: not busy_workers(), 10, "every enqueue worker idle")
 
@@ -198,10 +206,7 @@ def test_kept_tables_see_a_rebuilt_table_at_once():
 
 def test_worker_replaced_after_its_uses():
     wait_idle()
-    with inst.smtp() as s:
-        s.ehlo("client.test")
-        s.mail("s@client.test")
-        first = serving(s)
+    first = session_worker()
     served = 1
     # one session after another, each after the worker is idle again, so
     # that it serves them all (sessiond takes the first idle one)
@@ -221,10 +226,7 @@ def test_worker_replaced_after_its_uses():
 
 def test_reload_retires_idle_workers():
     wait_idle()
-    with inst.smtp() as s:
-        s.ehlo("client.test")
-        s.mail("s@client.test")
-        old = serving(s)
+    old = session_worker()
     wait_idle()
     inst.conf["smtpd_max_recipients"] = "150"
     inst.write_conf()
