@@ -632,7 +632,17 @@ session_start(int conn, const char *id, const char *kind,
 	    client[0] != '\0' ? client : "local", (long)smtpd);
 }
 
-/* Every datagram master has sent. EOF: master is gone, and so are we. */
+/*
+ * The datagrams master has sent, at most SESSION_BURST of them: then the
+ * main loop reaps and reads the workers before more are started. Reading
+ * on to EAGAIN, a steady stream of short sessions kept sessiond forking
+ * for seconds without reaping one, and master, which counts a session
+ * until its 'X', refused clients as "too many sessions" with ten of them
+ * connected (tests/integration/test_session_limits.py).
+ * EOF: master is gone, and so are we.
+ */
+#define SESSION_BURST	8
+
 static void
 ctl_read(void)
 {
@@ -640,9 +650,9 @@ ctl_read(void)
 	char		 rec[REC_MAX];
 	const char	*f[4];
 	size_t		 len;
-	int		 fd;
+	int		 fd, n;
 
-	for (;;) {
+	for (n = 0; n < SESSION_BURST; n++) {
 		fd = fd_recv_rec(CTL_FD, rec, sizeof(rec), &len);
 		if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
