@@ -80,6 +80,8 @@ static const struct conf_key keys[] = {
 	STR(tls_key_file, "", CF_ABSPATH),
 	INT(tls_session_tickets, 0, 1, "0"),
 	INT(smtpd_max_sessions, 1, 100000, "100"),
+	INT(smtpd_process_uses, 1, 100000, "1"),
+	INT(smtpd_process_idle_seconds, 1, DAY, "60"),
 	INT(smtpd_timeout_seconds, 1, DAY, "300"),
 	INT(smtpd_data_timeout_seconds, 1, DAY, "600"),
 	/* RFC 5321 4.5.3.1.8: at least 100; the queue file holds at most

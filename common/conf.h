@@ -50,6 +50,8 @@ struct conf {
 	int	 tls_session_tickets;		/* 0 */
 	/* smtpd limits */
 	int	 smtpd_max_sessions;		/* 100 */
+	int	 smtpd_process_uses;		/* 1: a fresh smtpd per session */
+	int	 smtpd_process_idle_seconds;	/* 60 */
 	int	 smtpd_timeout_seconds;		/* 300 */
 	int	 smtpd_data_timeout_seconds;	/* 600 */
 	int	 smtpd_max_recipients;		/* 100 */

@@ -62,6 +62,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -80,6 +81,7 @@
 #include "fdpass.h"
 #include "frame.h"
 #include "fork.h"
+#include "io.h"
 #include "log.h"
 #include "priv.h"
 #include "../smtpd/smtpd.h"
@@ -118,6 +120,29 @@ struct worker {
 	int		 busy;
 };
 
+/*
+ * Reused smtpd processes, when smtpd_process_uses > 1 (docs/design-notes.md,
+ * "Reusing smtpd"): each serves one listener, one session at a time, up to
+ * smtpd_process_uses in turn (smtpd/smtpd_serve.c), and is handed each
+ * session's connection and enqueue link over its control socket. sessiond
+ * retires one (closes the socket: it reads EOF and exits) when its uses
+ * are done, when it has been idle smtpd_process_idle_seconds, when the
+ * configuration changed, or beyond SPROC_IDLE_MAX idle ones; it never
+ * ends on its own while idle, so a session is never handed to a process
+ * that is just leaving.
+ */
+#define SPROC_IDLE_MAX	32
+
+struct sproc {
+	pid_t		 pid;
+	int		 fd;		/* SOCK_SEQPACKET to it; -1 retired */
+	enum listener	 l;
+	unsigned	 uses;
+	unsigned	 gen;
+	int		 busy;
+	long long	 idle_ms;	/* when its last session ended */
+};
+
 static struct conf	*conf;		/* the running configuration */
 static char		 confdir[PATH_MAX];
 static char		 conf_file[PATH_MAX];	/* its postern.conf; "" too
@@ -128,6 +153,8 @@ static struct sess	*sess;		/* live sessions, unordered */
 static size_t		 nsess, capsess;
 static struct worker	*workers;	/* unordered */
 static size_t		 nworkers, capworkers;
+static struct sproc	*sprocs;	/* unordered */
+static size_t		 nsprocs, capsprocs;
 static unsigned		 gen;		/* of conf and the users */
 static int		 sigpipe[2];
 static int		 stopping;
@@ -400,11 +427,34 @@ worker_main(int ctl)
 	}
 }
 
+/* A child with a SOCK_SEQPACKET socket to us: 0 in the child (*fd its
+ * end), its pid in sessiond (*fd ours, non-blocking), -1 on failure. */
+static pid_t
+ctl_fork(int *fd)
+{
+	int	 sp[2];
+	pid_t	 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+		return -1;
+	if ((pid = fork_quiet()) == 0) {
+		*fd = sp[1];
+		return 0;
+	}
+	close(sp[1]);
+	if (pid == -1 || fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1) {
+		close(sp[0]);
+		return -1;
+	}
+	*fd = sp[0];
+	return pid;
+}
+
 static struct worker *
 worker_spawn(void)
 {
 	struct worker	*v, *w;
-	int		 sp[2];
+	int		 fd;
 	pid_t		 pid;
 
 	if (nworkers == capworkers) {
@@ -414,31 +464,33 @@ worker_spawn(void)
 			fatal_errno("worker table");
 		workers = v;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+	if ((pid = ctl_fork(&fd)) == 0)
+		worker_main(fd);
+	if (pid == -1)
 		return NULL;
-	if ((pid = fork_quiet()) == 0)
-		worker_main(sp[1]);
-	close(sp[1]);
-	if (pid == -1 || fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1) {
-		close(sp[0]);
-		return NULL;
-	}
 	w = &workers[nworkers++];
 	memset(w, 0, sizeof(*w));
 	w->pid = pid;
-	w->fd = sp[0];
+	w->fd = fd;
 	w->gen = gen;
 	return w;
 }
 
-/* Closing its socket ends it (EOF); its entry stays until it is reaped. */
+/* Closing its socket ends a worker or a reused smtpd (EOF); its entry
+ * stays until it is reaped. */
+static void
+ctl_retire(int *fd, int *busy)
+{
+	if (*fd != -1)
+		close(*fd);
+	*fd = -1;
+	*busy = 0;
+}
+
 static void
 worker_retire(struct worker *w)
 {
-	if (w->fd != -1)
-		close(w->fd);
-	w->fd = -1;
-	w->busy = 0;
+	ctl_retire(&w->fd, &w->busy);
 }
 
 /* An idle worker of the running configuration; older ones retire. */
@@ -571,6 +623,170 @@ done:
 	buf_free(&pay);
 }
 
+/* A reused smtpd's life: smtpd_serve() until sessiond retires it. */
+static void __attribute__((noreturn))
+sproc_main(int ctl, enum listener l, const char *kind)
+{
+	child_setup(ctl, "smtpd");
+	child_devnull();
+	{
+		const char *t[] = { "-l", kind, NULL };
+		proctitle("smtpd", t);
+	}
+	session_exit(smtpd_serve(conf, l));
+}
+
+static struct sproc *
+sproc_spawn(enum listener l, const char *kind)
+{
+	struct sproc	*v, *p;
+	int		 fd;
+	pid_t		 pid;
+
+	if (nsprocs == capsprocs) {
+		capsprocs = capsprocs == 0 ? 16 : capsprocs * 2;
+		if ((v = reallocarray(sprocs, capsprocs, sizeof(*v))) == NULL)
+			fatal_errno("smtpd table");
+		sprocs = v;
+	}
+	if ((pid = ctl_fork(&fd)) == 0)
+		sproc_main(fd, l, kind);
+	if (pid == -1)
+		return NULL;
+	p = &sprocs[nsprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->fd = fd;
+	p->l = l;
+	p->gen = gen;
+	return p;
+}
+
+static void
+sproc_retire(struct sproc *p)
+{
+	ctl_retire(&p->fd, &p->busy);
+}
+
+static size_t
+sprocs_idle(void)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < nsprocs; i++)
+		if (sprocs[i].fd != -1 && !sprocs[i].busy)
+			n++;
+	return n;
+}
+
+/* An idle smtpd of listener l and the running configuration. */
+static struct sproc *
+sproc_idle(enum listener l)
+{
+	size_t	 i;
+
+	for (i = 0; i < nsprocs; i++) {
+		if (sprocs[i].fd == -1 || sprocs[i].busy || sprocs[i].l != l)
+			continue;
+		if (sprocs[i].gen != gen) {
+			sproc_retire(&sprocs[i]);
+			continue;
+		}
+		return &sprocs[i];
+	}
+	return NULL;
+}
+
+/* Session s to a reused smtpd: 'C' with the connection and smtpd's end of
+ * the enqueue link. 0, or -1 when no process could take it. */
+static int
+sproc_hand(struct sess *s, enum listener l, const char *kind, int conn,
+    int link)
+{
+	struct buf	 out = BUF_INIT;
+	struct sproc	*p;
+	int		 fds[2] = { conn, link }, tries;
+
+	if (frame_put_fields(&out, 'C', s->id, s->client, NULL) == -1)
+		fatal_errno("session record");
+	for (tries = 0; tries < 4; tries++) {
+		if ((p = sproc_idle(l)) == NULL &&
+		    (p = sproc_spawn(l, kind)) == NULL)
+			break;
+		if (fd_send_fds(p->fd, fds, 2, out.data, out.len,
+		    MSG_DONTWAIT) == 0) {
+			p->busy = 1;
+			p->uses++;
+			s->smtpd = p->pid;
+			buf_free(&out);
+			return 0;
+		}
+		sproc_retire(p);	/* gone, or stuck: not this one */
+	}
+	buf_free(&out);
+	return -1;
+}
+
+/* A reused smtpd said 'D': its session is over, and it is free. EOF or
+ * anything else: it is leaving (reap() ends its session, if any). */
+static void
+sproc_read(struct sproc *p)
+{
+	struct buf	 pay = BUF_INIT;
+	char		 rec[REC_MAX];
+	const char	*f[1];
+	size_t		 len, i;
+	int		 fd;
+
+	fd = fd_recv_rec(p->fd, rec, sizeof(rec), &len);
+	if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (fd >= 0)
+		close(fd);	/* it sends none */
+	if (fd == -1 || (fd == -2 && len == 0) ||
+	    frame_datagram(rec, len, 'D', &pay, f, 1) == -1 || !p->busy) {
+		sproc_retire(p);
+		goto done;
+	}
+	for (i = 0; i < nsess; i++)
+		if (sess[i].smtpd == p->pid && strcmp(sess[i].id, f[0]) == 0)
+			break;
+	p->busy = 0;
+	p->idle_ms = io_now_ms();
+	if (i < nsess) {
+		sess[i].smtpd = 0;
+		session_check_end(&sess[i]);
+	}
+	if (p->uses >= (unsigned)conf->smtpd_process_uses || p->gen != gen ||
+	    stopping || sprocs_idle() > SPROC_IDLE_MAX)
+		sproc_retire(p);
+done:
+	buf_free(&pay);
+}
+
+/* Idle ones past smtpd_process_idle_seconds retire; the milliseconds
+ * until the next one would, or -1. */
+static int
+sprocs_expire(void)
+{
+	long long	 now = io_now_ms(), left, next = -1;
+	long long	 idle = (long long)conf->smtpd_process_idle_seconds * 1000;
+	size_t		 i;
+
+	for (i = 0; i < nsprocs; i++) {
+		if (sprocs[i].fd == -1 || sprocs[i].busy)
+			continue;
+		if (sprocs[i].gen != gen || stopping ||
+		    (left = sprocs[i].idle_ms + idle - now) <= 0) {
+			sproc_retire(&sprocs[i]);
+			continue;
+		}
+		if (next == -1 || left < next)
+			next = left;
+	}
+	return next > INT_MAX ? INT_MAX : (int)next;
+}
+
 /* One connection: smtpd now, enqueue when smtpd first needs it. conn is
  * closed here. */
 static void
@@ -579,7 +795,7 @@ session_start(int conn, const char *id, const char *kind,
 {
 	enum listener	 l;
 	struct sess	*v, *s;
-	int		 pair[2];
+	int		 pair[2], r;
 	pid_t		 smtpd;
 
 	if (nsess == capsess) {
@@ -605,6 +821,20 @@ session_start(int conn, const char *id, const char *kind,
 		log_warn_errno("socketpair for %s", client);
 		close(conn);
 		session_end(s);
+		return;
+	}
+	if (conf->smtpd_process_uses > 1) {
+		r = sproc_hand(s, l, kind, conn, pair[0]);
+		close(pair[0]);
+		close(conn);
+		if (r == -1) {
+			log_warn_errno("no smtpd for a session from %s",
+			    client[0] != '\0' ? client : "local");
+			close(pair[1]);
+			session_end(s);
+			return;
+		}
+		s->held = pair[1];
 		return;
 	}
 	if ((smtpd = fork_quiet()) == 0) {
@@ -680,10 +910,16 @@ reap(void)
 {
 	char	 how[96];
 	pid_t	 pid;
-	size_t	 i, w;
+	size_t	 i, w, p;
 	int	 status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (p = 0; p < nsprocs; p++)
+			if (sprocs[p].pid == pid) {
+				sproc_retire(&sprocs[p]);
+				sprocs[p] = sprocs[--nsprocs];
+				break;
+			}
 		for (w = 0; w < nworkers; w++)
 			if (workers[w].pid == pid)
 				break;
@@ -713,8 +949,8 @@ reap(void)
 }
 
 /*
- * What to poll: the self-pipe, master (unless stopping), every worker and
- * every session's held end. Rebuilt each round; the handlers look their
+ * What to poll: the self-pipe, master (unless stopping), every worker,
+ * every reused smtpd and every session's held end. Rebuilt each round; the handlers look their
  * object up by fd again, and every read is non-blocking, so an event of
  * an fd closed (and reused) earlier in the round costs one EAGAIN.
  */
@@ -724,7 +960,7 @@ poll_set(size_t *n)
 	static struct pollfd	*pfd;
 	static size_t		 cap;
 	struct pollfd		*v;
-	size_t			 i, want = 2 + nworkers + nsess;
+	size_t			 i, want = 2 + nworkers + nsprocs + nsess;
 
 	if (want > cap) {
 		if ((v = reallocarray(pfd, want, sizeof(*v))) == NULL)
@@ -738,6 +974,9 @@ poll_set(size_t *n)
 	for (i = 0; i < nworkers; i++)
 		if (workers[i].fd != -1)
 			pfd[(*n)++] = (struct pollfd){ workers[i].fd, POLLIN, 0 };
+	for (i = 0; i < nsprocs; i++)
+		if (sprocs[i].fd != -1)
+			pfd[(*n)++] = (struct pollfd){ sprocs[i].fd, POLLIN, 0 };
 	for (i = 0; i < nsess; i++)
 		if (sess[i].held != -1)
 			pfd[(*n)++] = (struct pollfd){ sess[i].held, POLLIN, 0 };
@@ -777,6 +1016,11 @@ fd_ready(int fd)
 			worker_read(&workers[i]);
 			return;
 		}
+	for (i = 0; i < nsprocs; i++)
+		if (sprocs[i].fd == fd) {
+			sproc_read(&sprocs[i]);
+			return;
+		}
 	for (i = 0; i < nsess; i++)
 		if (sess[i].held == fd) {
 			held_ready(&sess[i]);
@@ -805,7 +1049,7 @@ main(int argc, char *argv[])
 	struct pollfd	*pfd;
 	struct buf	 err = BUF_INIT;
 	size_t		 npfd, k, i;
-	int		 ch;
+	int		 ch, timeout;
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGHUP };
 
 	log_init("sessiond", 0);
@@ -869,15 +1113,18 @@ main(int argc, char *argv[])
 	for (;;) {
 		if (stopping && nsess == 0)
 			exit(0);
+		/* Before the set is made: an expired smtpd's fd is closed. */
+		timeout = sprocs_expire();
 		pfd = poll_set(&npfd);
-		if (poll(pfd, npfd, -1) == -1) {
+		if (poll(pfd, npfd, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal_errno("poll");
 		}
 		if (pfd[0].revents & POLLIN)
 			sig_read();
-		/* Workers and held ends first: ctl_read() makes new fds. */
+		/* Workers, smtpds and held ends first: ctl_read() makes new
+		 * fds. */
 		for (k = 2; k < npfd; k++)
 			if (pfd[k].revents != 0)
 				fd_ready(pfd[k].fd);

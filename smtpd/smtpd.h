@@ -310,6 +310,22 @@ void		 session_queue_gone(struct session *, int replied);
  * and return the exit code. client: the numeric address master saw, or
  * NULL to ask the socket. */
 int		 smtpd_run(struct conf *, enum listener, const char *client);
+/* One session on fds 0/1 and 3, privilege already dropped; its exit code.
+ * again: the process serves more sessions, so this one's state is wiped
+ * (smtpd_serve.c). */
+int		 smtpd_session(struct conf *, enum listener, const char *ip,
+		    int again);
+/* The address logged and given to enqueue (smtpd_run's client). */
+void		 smtpd_client_ip(enum listener, const char *client, char *ip,
+		    size_t ipsz);
+
+/* ---- smtpd_serve.c ---- */
+
+/* A reused smtpd (smtpd_process_uses > 1): fds 0/1 /dev/null, 3 the
+ * control socket to sessiond. Drops privilege, then serves one session
+ * per record 'C' until EOF (docs/protocols.md, "sessiond -> reused
+ * smtpd"). The exit code. */
+int		 smtpd_serve(struct conf *, enum listener);
 /* "smtp", "submission", "smtps", "local" to its listener: 0, or -1. */
 int		 smtpd_listener(const char *, enum listener *);
 

@@ -11,6 +11,9 @@
  * 0/1 the client, 2 stderr, 3 the enqueue socketpair, nothing else.
  * smtpd_run() then chroots and drops to smtpd_user before it reads a byte
  * from the client (priv_drop()), and returns the exit code.
+ * smtpd_session() is the session itself, also run once per connection by
+ * a reused smtpd (smtpd_serve.c), which drops privilege once before its
+ * first.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -214,29 +217,28 @@ smtpd_listener(const char *name, enum listener *l)
 	return 0;
 }
 
+/* The client's address for the logs and enqueue: master's string, as
+ * sessiond was given it (asking the socket again cost a forked child a
+ * syscall and the pages of libc it ran), "local" for a local submission,
+ * or the socket's own when there is neither. */
+void
+smtpd_client_ip(enum listener listener, const char *client, char *ip,
+    size_t ipsz)
+{
+	if (listener == LISTEN_LOCAL)
+		strlcpy(ip, "local", ipsz);
+	else if (client != NULL && client[0] != '\0')
+		strlcpy(ip, client, ipsz);
+	else
+		peer_address(ip, ipsz);
+}
+
 int
-smtpd_run(struct conf *conf, enum listener listener, const char *client)
+smtpd_session(struct conf *conf, enum listener listener, const char *ip,
+    int again)
 {
 	struct session	 s;
-	char		 ip[64];
-
-	if (fcntl(3, F_GETFD) == -1)
-		fatal("fd 3 (the enqueue socketpair) is not open");
-	/* sessiond has master's address string, the one enqueue logs too:
-	 * asking the socket again (getpeername, getnameinfo) only cost the
-	 * forked child a syscall and the pages of libc it ran. */
-	if (listener == LISTEN_LOCAL)
-		strlcpy(ip, "local", sizeof(ip));
-	else if (client != NULL && client[0] != '\0')
-		strlcpy(ip, client, sizeof(ip));
-	else
-		peer_address(ip, sizeof(ip));
-	signal(SIGPIPE, SIG_IGN);	/* a vanished peer is EPIPE */
-
-	/* Nothing from the client has been read yet, and nothing will be
-	 * until we are nobody in an empty directory. */
-	if (priv_drop(conf->smtpd_user, conf->smtpd_chroot_directory) == -1)
-		fatal("cannot drop privileges to %s", conf->smtpd_user);
+	int		 code;
 
 	session_init(&s, conf, ip);
 	s.listener = listener;
@@ -244,8 +246,31 @@ smtpd_run(struct conf *conf, enum listener listener, const char *client)
 	session_run(&s);
 	starttls_end(&s);
 	log_info("disconnect from [%s]", s.ip);
-	/* No session_free(): the process ends with our return, and its
-	 * memory with it. Wiping the buffers first only copied sessiond's
-	 * pages (copy-on-write) to clear them. */
-	return s.exit_code;
+	code = s.exit_code;
+	/* A process that serves another session after this one wipes this
+	 * one first: its buffers (AUTH secrets, message text) and the
+	 * struct (sender, AUTH user). One that ends does not: wiping only
+	 * copied sessiond's pages (copy-on-write) to clear them. */
+	if (again) {
+		session_free(&s);
+		explicit_bzero(&s, sizeof(s));
+	}
+	return code;
+}
+
+int
+smtpd_run(struct conf *conf, enum listener listener, const char *client)
+{
+	char		 ip[64];
+
+	if (fcntl(3, F_GETFD) == -1)
+		fatal("fd 3 (the enqueue socketpair) is not open");
+	smtpd_client_ip(listener, client, ip, sizeof(ip));
+	signal(SIGPIPE, SIG_IGN);	/* a vanished peer is EPIPE */
+
+	/* Nothing from the client has been read yet, and nothing will be
+	 * until we are nobody in an empty directory. */
+	if (priv_drop(conf->smtpd_user, conf->smtpd_chroot_directory) == -1)
+		fatal("cannot drop privileges to %s", conf->smtpd_user);
+	return smtpd_session(conf, listener, ip, 0);
 }

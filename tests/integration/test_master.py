@@ -113,35 +113,41 @@ def test_session_cap_and_reload():
     inst.postern("reload")
 
 
+def quit_storm(port, clients, each):
+    """clients threads, each opening each sessions one after another and
+    quitting at once: (refusals' first lines, errors)."""
+    import threading
+    refused, errors = [], []
+
+    def client():
+        for _ in range(each):
+            try:
+                c = Raw(port)
+                code, lines = c.reply()
+                if code != 220:
+                    refused.append(lines[0])
+                else:
+                    assert c.cmd("QUIT")[0] == 221
+                c.close()
+            except Exception as e:  # noqa: BLE001 -- reported by the caller
+                errors.append(repr(e))
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return refused, errors
+
+
 def test_session_cap_counts_only_live_sessions():
     """Ten clients, each opening and quitting a session as fast as it can,
     never meet a cap of 40: a session stops counting when it ends. sessiond
     used to start every queued session before reaping an ended one, and
     master, which counts a session until sessiond reports its end, refused
     about half of 1,000 such sessions as "too many"."""
-    import threading
     cap = Instance("cap", conf={"smtpd_max_sessions": "40"}).start()
-    refused, errors = [], []
-
-    def client():
-        for _ in range(100):
-            try:
-                c = Raw(cap.port)
-                code, lines = c.reply()
-                if code != 220:
-                    refused.append(lines[0])
-                else:
-                    c.send(b"QUIT\r\n")
-                    assert c.reply()[0] == 221
-                c.close()
-            except Exception as e:  # noqa: BLE001 -- reported below
-                errors.append(repr(e))
     try:
-        threads = [threading.Thread(target=client) for _ in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        refused, errors = quit_storm(cap.port, 10, 100)
         assert not errors, errors[:3]
         assert not refused, "%d of 1000 refused: %s" % (len(refused), refused[0])
         assert "too many sessions" not in cap.log()
