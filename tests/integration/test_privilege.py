@@ -30,7 +30,9 @@ def session_procs():
     r = inst.raw()
     assert r.cmd("EHLO client.test")[0] == 250
     assert r.cmd("MAIL FROM:<s@client.test>")[0] == 250
-    smtpd = wait_for(lambda: inst.children("smtpd"), 10, "smtpd")[0]
+    # ours alone: the smtpd of start()'s readiness probe may still be ending
+    smtpd = wait_for(lambda: len(inst.children("smtpd")) == 1 and inst.children("smtpd"), 10,
+                     "our session's smtpd alone")[0]
     enqueue = wait_for(lambda: inst.children("enqueue"), 10, "enqueue")[0]
     return r, smtpd, enqueue
 
