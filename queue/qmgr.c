@@ -179,6 +179,7 @@ control_read(struct qmgr *q)
 
 	fd = fd_recv(QMGR_CONTROL_FD, &tag);
 	if (fd == -2) {
+		qmgr_msg_sync(q);
 		log_info("master closed the control socket, exiting");
 		exit(0);
 	}
@@ -346,6 +347,8 @@ main(int argc, char *argv[])
 			ms = 0;
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (ms % 1000) * 1000000;
+		/* This turn's removals, on disk before qmgr sleeps. */
+		qmgr_msg_sync(&q);
 		if (ppoll(pfd, n, &ts, &waitmask) == -1) {
 			if (errno == EINTR)
 				continue;

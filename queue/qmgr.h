@@ -134,8 +134,23 @@ struct qmsg {
 	int		 removed;	/* its files are gone (qmgr_msg.c) */
 };
 
+/*
+ * Finished messages whose queue files are unlinked but not yet on disk:
+ * active/ is fsync'd once for all of them at the end of a turn of qmgr's
+ * loop (qmgr_msg_sync()), and only then are their state files unlinked
+ * and the lines logged that say they are done (bench/README.md,
+ * optimisation 11).
+ */
+#define QMGR_UNSYNCED_MAX	256	/* removals per fsync, at most */
+struct qunsynced {
+	char		 id[QMGR_UNSYNCED_MAX][SPOOL_ID_MAX + 1];
+	size_t		 n;
+	struct buf	 log;		/* lines to log after it, NUL-ended */
+};
+
 struct qmgr {
 	struct conf	 conf;
+	struct qunsynced unsynced;
 	struct rcpt_tables tables;
 	struct qmsg	*msgs;		/* every message in active/ */
 	size_t		 nactive;
@@ -170,6 +185,9 @@ void	 qmgr_msg_outcome(struct qmgr *, struct qjob *, char status,
 /* Outcomes of several jobs OF ONE MESSAGE, recorded with one write and one
  * fsync (one SMTP transaction's). The jobs are consumed. */
 void	 qmgr_msg_outcomes(struct qmgr *, struct qresult *, size_t n);
+/* fsync active/ once for the removals made since the last call, then
+ * unlink their state files and log them (see struct qunsynced). */
+void	 qmgr_msg_sync(struct qmgr *);
 void	*qmgr_xcalloc(size_t n, size_t size);
 char	*qmgr_xstrdup(const char *);
 

@@ -73,11 +73,11 @@ static const struct outcome local_outcome[] = {
 
 static void	 msg_log(const struct qmsg *, const char *rcpt,
 		    const char *relay, char status, const char *code,
-		    const char *text);
+		    const char *text, struct buf *later);
 static int	 msg_route(struct qmgr *, struct qmsg *, size_t index,
 		    const char *rcpt, struct alias_outcome *);
 static void	 msg_done(struct qmgr *, struct qmsg *);
-static int	 msg_remove(struct qmsg *);
+static int	 msg_remove(struct qmgr *, struct qmsg *);
 static int	 msg_may_report(const struct qmgr *, const struct qmsg *);
 static void	 msg_free(struct qmgr *, struct qmsg *);
 
@@ -102,10 +102,11 @@ qmgr_xstrdup(const char *s)
 }
 
 /* "ID: to=<rcpt>, relay=R, delay=N, status=sent (2.0.0 text)".
- * log.c turns control characters into '?', so agent text is safe here. */
+ * log.c turns control characters into '?', so agent text is safe here.
+ * With later, the line waits there for qmgr_msg_sync(). */
 static void
 msg_log(const struct qmsg *m, const char *rcpt, const char *relay,
-    char status, const char *code, const char *text)
+    char status, const char *code, const char *text, struct buf *later)
 {
 	const char	*word;
 	long long	 delay;
@@ -115,8 +116,15 @@ msg_log(const struct qmsg *m, const char *rcpt, const char *relay,
 	delay = (long long)time(NULL) - m->arrival;
 	if (delay < 0)
 		delay = 0;
-	log_info("%s: to=<%s>, relay=%s, delay=%lld, status=%s (%s %s)",
-	    m->id, rcpt, relay, delay, word, code, text);
+	if (later == NULL) {
+		log_info("%s: to=<%s>, relay=%s, delay=%lld, status=%s (%s %s)",
+		    m->id, rcpt, relay, delay, word, code, text);
+		return;
+	}
+	if (buf_addf(later, "%s: to=<%s>, relay=%s, delay=%lld, status=%s "
+	    "(%s %s)", m->id, rcpt, relay, delay, word, code, text) == -1 ||
+	    buf_addc(later, '\0') == -1)
+		fatal("out of memory");
 }
 
 /*
@@ -278,7 +286,7 @@ qmgr_msg_take(struct qmgr *q, const char *dir, const char *id)
 		m->status[i] = OUTCOME(i)->status;
 		m->pending--;
 		msg_log(m, env.rcpt[i], OUTCOME(i)->relay, m->status[i],
-		    OUTCOME(i)->code, OUTCOME(i)->text);
+		    OUTCOME(i)->code, OUTCOME(i)->text, NULL);
 	}
 #undef OUTCOME
 	if (m->pending == 0)
@@ -375,10 +383,11 @@ qmgr_msg_outcomes(struct qmgr *q, struct qresult *r, size_t n)
 	 * they are not written to the state file first (one fsync instead of
 	 * three; bench/README.md, optimisation 5). A crash before the removal
 	 * is on disk delivers them again, as a crash before the record's
-	 * fsync would. An operator's request is carried out first.
+	 * fsync would; so they are logged only once it is (qmgr_msg_sync()).
+	 * An operator's request is carried out first.
 	 */
 	if (msg_all_delivered(m, r, final, n) && !failed &&
-	    (qmgr_control_done(m->id, 0) != 0 || msg_remove(m) == 0))
+	    (qmgr_control_done(m->id, 0) != 0 || msg_remove(q, m) == 0))
 		m->removed = 1;
 	/* One write, one fsync: the outcomes of one attempt together. */
 	else if (rec.len > 0 && (failed ||
@@ -396,7 +405,7 @@ qmgr_msg_outcomes(struct qmgr *q, struct qresult *r, size_t n)
 		if (!final[i])
 			continue;	/* its group freed it */
 		msg_log(m, r[i].job->rcpt, r[i].relay, r[i].status,
-		    r[i].code, r[i].text);
+		    r[i].code, r[i].text, m->removed ? &q->unsynced.log : NULL);
 		m->status[r[i].job->index] = r[i].status;
 		m->pending--;
 		qmgr_job_free(r[i].job);
@@ -453,7 +462,7 @@ msg_done(struct qmgr *q, struct qmsg *m)
 			when = mark;
 		qmgr_retry_defer(q, m->id, when);
 	} else
-		(void)msg_remove(m);
+		(void)msg_remove(q, m);
 	msg_free(q, m);
 }
 
@@ -464,12 +473,17 @@ msg_done(struct qmgr *q, struct qmsg *m)
  * The order must hold on disk too, so active/ is fsync'd between the two:
  * otherwise a power loss can keep the state file's removal and lose the
  * queue file's, and the message comes back with no outcome recorded.
- * 0 once the queue file is unlinked; -1 (logged) when it could not be.
+ * That fsync is qmgr_msg_sync()'s, one for every removal of a turn of
+ * qmgr's loop (group commit): until then the message may come back
+ * after a power loss, with its state file, so nothing that says it is
+ * done is logged before. 0 once the queue file is unlinked; -1 (logged)
+ * when it could not be.
  */
 static int
-msg_remove(struct qmsg *m)
+msg_remove(struct qmgr *q, struct qmsg *m)
 {
-	char	 path[PATH_MAX];
+	struct qunsynced *u = &q->unsynced;
+	char		 path[PATH_MAX];
 
 	if (spool_path(path, sizeof(path), SPOOL_ACTIVE, m->id) == -1)
 		return -1;
@@ -477,15 +491,38 @@ msg_remove(struct qmsg *m)
 		log_warn_errno("%s: unlink %s", m->id, path);
 		return -1;
 	}
-	/* Not synced: keep the state file, an orphan that the next start
-	 * removes. */
-	if (spool_fsync_dir(SPOOL_ACTIVE) == -1)
-		log_warn_errno("%s: fsync %s", m->id, SPOOL_ACTIVE);
-	else if (spool_path(path, sizeof(path), SPOOL_STATE, m->id) == 0 &&
-	    unlink(path) == -1 && errno != ENOENT)
-		log_warn_errno("%s: unlink %s", m->id, path);
-	log_info("%s: removed", m->id);
+	if (u->n == QMGR_UNSYNCED_MAX)
+		qmgr_msg_sync(q);
+	strlcpy(u->id[u->n++], m->id, sizeof(u->id[0]));
 	return 0;
+}
+
+void
+qmgr_msg_sync(struct qmgr *q)
+{
+	struct qunsynced *u = &q->unsynced;
+	char		 path[PATH_MAX];
+	size_t		 i, off;
+	int		 synced;
+
+	if (u->n == 0 && u->log.len == 0)
+		return;
+	/* Not synced: keep the state files, orphans that the next start
+	 * removes. The lines are still true of the deliveries. */
+	synced = u->n == 0 || spool_fsync_dir(SPOOL_ACTIVE) == 0;
+	if (!synced)
+		log_warn_errno("fsync %s (%zu removal(s))", SPOOL_ACTIVE,
+		    u->n);
+	for (off = 0; off < u->log.len; off += strlen(u->log.data + off) + 1)
+		log_info("%s", u->log.data + off);
+	buf_reset(&u->log);
+	for (i = 0; i < u->n; i++) {
+		if (synced && spool_path(path, sizeof(path), SPOOL_STATE,
+		    u->id[i]) == 0 && unlink(path) == -1 && errno != ENOENT)
+			log_warn_errno("%s: unlink %s", u->id[i], path);
+		log_info("%s: removed", u->id[i]);
+	}
+	u->n = 0;
 }
 
 /* 1 when this pass's outcomes may call for a report or an expiry: a

@@ -462,6 +462,89 @@ test_notice(void)
 	buf_free(&err);
 }
 
+/* Write env with a one-line body and read it back: 1 when every
+ * recipient comes back exactly. */
+static int
+round_trip_rcpts(const struct qenv *env, int fd)
+{
+	struct qenv		 got;
+	struct qfile_writer	 w;
+	struct buf		 err = BUF_INIT;
+	size_t			 i;
+	int			 ok;
+
+	if (ftruncate(fd, 0) == -1 || lseek(fd, 0, SEEK_SET) == -1 ||
+	    qfile_begin(&w, fd, env) == -1)
+		return 0;
+	ok = qfile_body(&w, "body\n", 5) == 0 && qfile_finish(&w) == 0;
+	qfile_writer_free(&w);
+	qenv_init(&got);
+	ok = ok && qfile_read(fd, &got, &err) == QFILE_OK &&
+	    got.nrcpt == env->nrcpt && got.msg_len == 5;
+	for (i = 0; ok && i < env->nrcpt; i++)
+		ok = strcmp(got.rcpt[i], env->rcpt[i]) == 0;
+	qenv_free(&got);
+	buf_free(&err);
+	return ok;
+}
+
+/*
+ * The reader reads ahead one window (4096 bytes) at a time. An envelope of
+ * many recipients reads back exactly however its records fall on the
+ * window's edges: the first recipient's length is stepped through 120
+ * values, so that the record straddling the first edge starts at every
+ * offset before it, header and value (ASan sees any read past the window).
+ * The same file cut short anywhere in its envelope is QFILE_CORRUPT, never
+ * a record made of stale window bytes.
+ */
+static void
+test_read_window(void)
+{
+	struct qenv	 env, got;
+	struct buf	 err = BUF_INIT, file = BUF_INIT;
+	char		 rcpt[300], x[64];
+	size_t		 i, shift, cut, bad = 0;
+	ssize_t		 k;
+	int		 fd;
+
+	memset(x, 'x', sizeof(x));
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd != -1);
+	for (shift = 0; shift < 120; shift++) {
+		good_env(&env);
+		/* local parts up to 64 bytes, labels up to 63 */
+		snprintf(rcpt, sizeof(rcpt), "v%.*s@d%.*s.example.org",
+		    (int)(shift < 60 ? shift : 60), x,
+		    (int)(shift < 60 ? 0 : shift - 60), x);
+		if (qenv_add_rcpt(&env, rcpt) != 0)
+			bad++;
+		for (i = 0; i < 120; i++) {
+			snprintf(rcpt, sizeof(rcpt), "r%zu%.*s@d%.*s.example.org",
+			    i, (int)(i * 7 % 55), x, (int)(i * 13 % 60), x);
+			if (qenv_add_rcpt(&env, rcpt) != 0)
+				bad++;
+		}
+		if (!round_trip_rcpts(&env, fd))
+			bad++;
+		qenv_free(&env);
+	}
+	CHECK(bad == 0);
+
+	/* The last file cut short at every offset near the windows' edges
+	 * and at a stride elsewhere. */
+	CHECK(buf_reserve(&file, 65536) == 0);
+	k = pread(fd, file.data, 65536, 0);
+	CHECK(k > 2 * 4096);	/* the envelope spans windows */
+	file.len = k > 0 ? (size_t)k : 0;
+	close(fd);
+	for (cut = 8; cut + 20 < file.len; cut += cut % 4096 < 3900 ? 97 : 1)
+		if (read_bytes(file.data, cut, &got, &err) != QFILE_CORRUPT)
+			bad++;
+	CHECK(bad == 0);
+	buf_free(&err);
+	buf_free(&file);
+}
+
 int
 main(void)
 {
@@ -476,6 +559,7 @@ main(void)
 	test_dsn_round_trip();
 	test_dsn_corrupt();
 	test_notice();
+	test_read_window();
 	unlink(path);
 	return harness_done();
 }
