@@ -16,6 +16,10 @@ Every throughput figure is the median of RUNS runs. Printed as one table
                -l 4096 -t rcpt@sink.test) to the last message smtp-sink
                received; the sink counts with -c ("mesg=M" after every
                final dot, read from its stdout as it comes)
+  cpu          the whole machine's CPU time (all cores, /proc/stat: all
+               but idle, iowait and steal) over the inbound and delivery
+               run, per message: both MTAs' processes, the kernel's
+               threads, smtp-source and this script's polling alike
   reused       inbound, delivery and relay again with smtpd_process_uses =
                100 (each smtpd serves up to 100 sessions, as Postfix's
                max_use; Postern's default is a fresh smtpd per connection)
@@ -301,9 +305,20 @@ class Postfix(Mta):
         self.pf.cleanup()
 
 
+def busy_ms():
+    """CPU time the whole machine has spent, in ms, all cores: everything
+    but idle, iowait and steal (/proc/stat's first line)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:8]]
+    user, nice, system, idle, iowait, irq, softirq = v
+    return (user + nice + system + irq + softirq) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
 def inbound_and_delivery(mta):
-    """(accepted/s, delivered/s) for N messages from 10 parallel sessions."""
+    """(accepted/s, delivered/s, machine CPU ms per message) for N messages
+    from 10 parallel sessions."""
     clear_maildir(mta.maildir)
+    c0 = busy_ms()
     t0 = time.monotonic()
     subprocess.run(["smtp-source", "-s", "10", "-m", str(N), "-l", str(BODY_LEN),
                     "-f", "bench@client.test", "-t", "%s@localhost" % mta.user.pw_name,
@@ -312,7 +327,7 @@ def inbound_and_delivery(mta):
     wait_for(lambda: maildir_count(mta.maildir) >= N, 3600, "%s: %d delivered" % (mta.name, N),
              interval=0.05)
     t_out = time.monotonic() - t0
-    return N / t_in, N / t_out
+    return N / t_in, N / t_out, (busy_ms() - c0) / N
 
 
 def relay(mta, sink):
@@ -524,7 +539,7 @@ def main():
             mta = cls(user, sink)
             print("bench: %s ..." % mta.name, flush=True)
             r = {}
-            r["inbound"], r["delivery"] = median_of(inbound_and_delivery, mta)
+            r["inbound"], r["delivery"], r["cpu"] = median_of(inbound_and_delivery, mta)
             r["relay"] = median_of(relay, mta, sink)
             if sink.count() != RUNS * N:
                 print("bench: %s: smtp-sink received %d messages, not %d" %
@@ -557,6 +572,9 @@ def main():
     row("inbound, smtpd_process_uses = 100 (Postfix's max_use)", pr["inbound"], pf["inbound"], "msg/s")
     row("local delivery, smtpd_process_uses = 100", pr["delivery"], pf["delivery"], "msg/s")
     row("relay, smtpd_process_uses = 100", pr["relay"], pf["relay"], "msg/s")
+    row("machine CPU per message, inbound and local delivery (all cores, /proc/stat)",
+        pe["cpu"], pf["cpu"], "ms", False, "%.2f")
+    row("the same, smtpd_process_uses = 100", pr["cpu"], pf["cpu"], "ms", False, "%.2f")
     row("one session, 200 messages: per message", pe["session"], pf["session"], "ms", False, "%.2f")
     row("memory per idle session (%d after EHLO), PSS" % SESSIONS, pe["mem_session"], pf["mem_session"],
         "KiB", False)
