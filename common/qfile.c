@@ -27,7 +27,8 @@
 #define QFILE_ENV_MAX	4096		/* an envelope record's payload */
 /* The envelope's records before the first R: the first QFILE_REQUIRED
  * of them always, the rest (RFC 3461 ENVID and RET, RFC 6531 SMTPUTF8)
- * when the client gave them, and N on qmgr's own reports. Then R, each with at most one D, then M Z. */
+ * when the client gave them, and N on qmgr's own reports. Then R, each
+ * with at most one D, then M Z. */
 #define QFILE_ORDER	"TICHPSBEFUN"
 #define QFILE_REQUIRED	7
 

@@ -282,8 +282,10 @@ pipe_deliver(int msgfd, off_t size, const char *sender,
 	    (envp[envc++] = pipe_env("RECIPIENT", recipient, strlen(recipient))) == NULL ||
 	    (envp[envc++] = pipe_env("ORIGINAL_RECIPIENT", recipient, strlen(recipient))) == NULL ||
 	    (envp[envc++] = pipe_env("LOCAL", local, llen)) == NULL ||
-	    (envp[envc++] = pipe_env("DOMAIN", at != NULL ? at + 1 : "", at != NULL ? strlen(at + 1) : 0)) == NULL ||
-	    (envp[envc++] = pipe_env("EXTENSION", ext, (size_t)(local + llen - ext))) == NULL)
+	    (envp[envc++] = pipe_env("DOMAIN", at != NULL ? at + 1 : "",
+	    at != NULL ? strlen(at + 1) : 0)) == NULL ||
+	    (envp[envc++] = pipe_env("EXTENSION", ext,
+	    (size_t)(local + llen - ext))) == NULL)
 		goto oom;
 	envp[envc] = NULL;
 

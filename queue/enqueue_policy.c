@@ -27,7 +27,8 @@
  * The client's verdicts (relay and access) are computed once per session
  * on first need, from one pass over the table (table_scan()); every lookup
  * stat()s the table's file, so a rebuilt table is seen at once, even by a
- * worker that kept the handle from an earlier session. Any doubt is a temporary failure (451 4.3.0), never a pass: a
+ * worker that kept the handle from an earlier session. Any doubt is a
+ * temporary failure (451 4.3.0), never a pass: a
  * table that cannot be read or an entry that makes no sense is logged and
  * the client is asked to retry. An operator error must not open the relay.
  */

@@ -251,7 +251,8 @@ cmd_mail_args(const char *args, int esmtp, long long size_limit,
 				    "fixed limit", replysz);
 				return -1;
 			}
-		} else if (esmtp && keyis(key, keylen, "BODY") && val != NULL && (keyis(val, vallen, "7BIT") ||
+		} else if (esmtp && keyis(key, keylen, "BODY") &&
+		    val != NULL && (keyis(val, vallen, "7BIT") ||
 		    keyis(val, vallen, "8BITMIME"))) {
 			seen_body = 1;
 			mp->body8 = keyis(val, vallen, "8BITMIME");
