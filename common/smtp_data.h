@@ -34,8 +34,8 @@ int	 smtp_data_end(struct smtp_data *, struct buf *out);
 /* Send len bytes of fd from offset off (pread: the descriptor's offset is
  * shared with whoever passed it; off -1: read() from where it is) to io,
  * converted, with the final ".", flushing in pieces, each bounded by
- * io->timeout_ms. 0; -1 on a network
- * error (errno); -2 when fd gave fewer than len bytes or failed. */
+ * io->timeout_ms. 0; -1 on a network error (errno); -2 when fd gave fewer
+ * than len bytes or failed. */
 int	 smtp_data_send(struct io *, int fd, off_t off, off_t len);
 
 #endif

@@ -28,9 +28,9 @@
  * on first need, from one pass over the table (table_scan()); every lookup
  * stat()s the table's file, so a rebuilt table is seen at once, even by a
  * worker that kept the handle from an earlier session. Any doubt is a
- * temporary failure (451 4.3.0), never a pass: a
- * table that cannot be read or an entry that makes no sense is logged and
- * the client is asked to retry. An operator error must not open the relay.
+ * temporary failure (451 4.3.0), never a pass: a table that cannot be read
+ * or an entry that makes no sense is logged and the client is asked to
+ * retry. An operator error must not open the relay.
  */
 #include <errno.h>
 #include <stdio.h>

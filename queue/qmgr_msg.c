@@ -116,15 +116,14 @@ msg_log(const struct qmsg *m, const char *rcpt, const char *relay,
 	delay = (long long)time(NULL) - m->arrival;
 	if (delay < 0)
 		delay = 0;
-	if (later == NULL) {
-		log_info("%s: to=<%s>, relay=%s, delay=%lld, status=%s (%s %s)",
-		    m->id, rcpt, relay, delay, word, code, text);
-		return;
-	}
-	if (buf_addf(later, "%s: to=<%s>, relay=%s, delay=%lld, status=%s "
-	    "(%s %s)", m->id, rcpt, relay, delay, word, code, text) == -1 ||
-	    buf_addc(later, '\0') == -1)
+#define MSG_LOG_FMT "%s: to=<%s>, relay=%s, delay=%lld, status=%s (%s %s)"
+	if (later == NULL)
+		log_info(MSG_LOG_FMT, m->id, rcpt, relay, delay, word, code,
+		    text);
+	else if (buf_addf(later, MSG_LOG_FMT, m->id, rcpt, relay, delay,
+	    word, code, text) == -1 || buf_addc(later, '\0') == -1)
 		fatal("out of memory");
+#undef MSG_LOG_FMT
 }
 
 /*
