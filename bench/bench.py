@@ -33,6 +33,13 @@ Every throughput figure is the median of RUNS runs. Printed as one table
                dropped, plus one if a well-behaved extra client could not
                send a message (and have it delivered) while they were held;
                and the MTA's total PSS with them. One run.
+  floor        inbound, delivery and cpu again for bench/floor.c, not an
+               MTA: Postern's durable writes per message (the commit into
+               the spool and the Maildir delivery, each write, fsync,
+               rename, fsync of the directory) behind just enough SMTP for
+               smtp-source, in 20 processes forked once. What this machine
+               allows any server that keeps Postern's promise; Postern's
+               and Postfix's delivery rates as shares of it.
   disk         durable writes/s on the spool's file system (create, write,
                fsync, rename, fsync dir): the ceiling any durable MTA has
 
@@ -305,6 +312,40 @@ class Postfix(Mta):
         self.pf.cleanup()
 
 
+class Floor(Mta):
+    """bench/floor.c: a message committed and delivered with Postern's
+    durable writes (the spool's tmp/, fsync, rename into new/, fsync of
+    new/; the same into Maildir after the session) and nothing else, by
+    20 processes forked once: the rate this machine allows any server
+    that keeps the promise Postern keeps."""
+    name = "floor"
+    procs = 20
+
+    def __init__(self, user, sink):
+        self.user = user        # smtp-source's recipient; the floor ignores it
+        prog = os.path.join(os.path.abspath(os.environ["POSTERN_BUILD"]), "floor")
+        # where the harness puts Postern's spool, so on its file system
+        self.dir = tempfile.mkdtemp(prefix="postern-bench-floor-", dir="/tmp")
+        self.port = free_port()
+        self.maildir = os.path.join(self.dir, "Maildir")
+        self.proc = subprocess.Popen([prog, str(self.port), self.dir, str(self.procs)])
+        wait_for(self.listening, 10, "bench/floor.c on port %d" % self.port, interval=0.05)
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("floor exited with %s" % self.proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def busy_ms():
     """CPU time the whole machine has spent, in ms, all cores: everything
     but idle, iowait and steal (/proc/stat's first line)."""
@@ -532,7 +573,8 @@ def main():
     pe_user, pf_user = ensure_user("pt-bench-pe"), ensure_user("pt-bench-pf")
     rows = []
     res = {}
-    for cls, user in ((Postern, pe_user), (PosternReused, pe_user), (Postfix, pf_user)):
+    for cls, user in ((Postern, pe_user), (PosternReused, pe_user), (Postfix, pf_user),
+                      (Floor, pe_user)):
         sink = Sink()
         mta = None
         try:
@@ -540,11 +582,13 @@ def main():
             print("bench: %s ..." % mta.name, flush=True)
             r = {}
             r["inbound"], r["delivery"], r["cpu"] = median_of(inbound_and_delivery, mta)
+            res[mta.name] = r
+            if cls is Floor:
+                continue        # a reference for local delivery only
             r["relay"] = median_of(relay, mta, sink)
             if sink.count() != RUNS * N:
                 print("bench: %s: smtp-sink received %d messages, not %d" %
                       (mta.name, sink.count(), RUNS * N), flush=True)
-            res[mta.name] = r
             if cls is PosternReused:
                 continue        # the rest is one process either way
             r["session"] = median_of(one_session, mta)
@@ -557,7 +601,7 @@ def main():
                 clear_maildir(mta.maildir)
             sink.stop()
 
-    pe, pr, pf = res["Postern"], res[PosternReused.name], res["Postfix"]
+    pe, pr, pf, fl = res["Postern"], res[PosternReused.name], res["Postfix"], res[Floor.name]
 
     def row(label, a, b, unit, higher_better=True, fmt="%.0f"):
         ratio = (a / b if higher_better else b / a) if a and b else float("nan")
@@ -575,6 +619,13 @@ def main():
     row("machine CPU per message, inbound and local delivery (all cores, /proc/stat)",
         pe["cpu"], pf["cpu"], "ms", False, "%.2f")
     row("the same, smtpd_process_uses = 100", pr["cpu"], pf["cpu"], "ms", False, "%.2f")
+    row("the floor (bench/floor.c, not Postern: its durable writes and nothing else): local delivery",
+        fl["delivery"], pf["delivery"], "msg/s")
+    row("the floor: machine CPU per message", fl["cpu"], pf["cpu"], "ms", False, "%.2f")
+    rows.append("| Postern's local delivery as a share of the floor's: default, smtpd_process_uses = 100 "
+                "| %.0f%%, %.0f%% | %.0f%% | - |" % (100 * pe["delivery"] / fl["delivery"],
+                                                    100 * pr["delivery"] / fl["delivery"],
+                                                    100 * pf["delivery"] / fl["delivery"]))
     row("one session, 200 messages: per message", pe["session"], pf["session"], "ms", False, "%.2f")
     row("memory per idle session (%d after EHLO), PSS" % SESSIONS, pe["mem_session"], pf["mem_session"],
         "KiB", False)
