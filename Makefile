@@ -82,9 +82,10 @@ UNITS	= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-# bench/floor.c is the benchmark's reference server (bench/README.md),
-# built with the rest so that it compiles as strictly; never installed.
-all: $(PROGS) $(B)/floor
+# bench/floor.c (the benchmark's reference server) and bench/proccost.c
+# (what the machine charges for a process), built with the rest so that
+# they compile as strictly; never installed.
+all: $(PROGS) $(B)/floor $(B)/proccost
 
 $(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) tests/unit/harness.h
 	@mkdir -p $(dir $@)
@@ -115,8 +116,9 @@ $(B)/resolve: LIBS += -lresolv
 $(B)/postern: $(call obj,$(POSTERN_SRC)) $(B)/libcommon.a
 $(B)/sendmail: $(call obj,$(SENDMAIL_SRC)) $(B)/libcommon.a
 $(B)/floor:   $(call obj,bench/floor.c) $(B)/libcommon.a
+$(B)/proccost: $(call obj,bench/proccost.c) $(B)/libcommon.a
 
-$(PROGS) $(B)/floor:
+$(PROGS) $(B)/floor $(B)/proccost:
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libcommon.a $(LIBS)
 
 # A unit test links libcommon.a; test_smtpd_* and test_deliver_* also link

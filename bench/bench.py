@@ -40,6 +40,11 @@ Every throughput figure is the median of RUNS runs. Printed as one table
                smtp-source, in 20 processes forked once. What this machine
                allows any server that keeps Postern's promise; Postern's
                and Postfix's delivery rates as shares of it.
+  machine      bench/proccost.c, once before the MTAs start: what a first
+               write to a page costs here, a fork and exit of a small
+               process, a round trip over a pipe to another process and
+               the cheapest system call (the prices of a new process, of
+               a hand-off and of a kernel entry)
   disk         durable writes/s on the spool's file system (create, write,
                fsync, rename, fsync dir): the ceiling any durable MTA has
 
@@ -573,6 +578,8 @@ def main():
     pe_user, pf_user = ensure_user("pt-bench-pe"), ensure_user("pt-bench-pf")
     rows = []
     res = {}
+    machine_cost = subprocess.run([os.path.join(os.path.abspath(os.environ["POSTERN_BUILD"]), "proccost")],
+                                  check=True, capture_output=True, text=True, timeout=120).stdout.split()
     for cls, user in ((Postern, pe_user), (PosternReused, pe_user), (Postfix, pf_user),
                       (Floor, pe_user)):
         sink = Sink()
@@ -634,6 +641,8 @@ def main():
                 (CONCURRENT, held(pe["conc"]), held(pf["conc"])))
     row("memory total with %d sessions, PSS" % CONCURRENT, pe["conc"]["total"] / 1024,
         pf["conc"]["total"] / 1024, "MiB", False, "%.1f")
+    rows.append("| this machine (bench/proccost.c): a page's first write, a fork and exit, a pipe round trip, "
+                "getppid() | %s us, %s us, %s us, %s us | - | - |" % tuple(machine_cost))
     rows.append("| disk: durable writes/s on the spool's file system | %.0f/s | %.0f/s | - |" %
                 (pe["disk"], pf["disk"]))
     rows.append("| Postern inbound as a share of the disk's limit | %.0f%% | - | - |" %
