@@ -6,7 +6,8 @@ mail over SMTP and deliver it into a system user's Maildir, and relay mail
 for one domain (sink.test) to Postfix's smtp-sink on another loopback port
 (Postern: the routes table, "sink.test [127.0.0.1]:PORT", and the relay
 table letting 127.0.0.0/8 relay; Postfix: transport_maps and mynetworks).
-Every throughput figure is the median of RUNS runs. Printed as one table
+Every throughput figure is the median of RUNS runs, taken in turns (run 1
+of every instance, then run 2 of each...), all instances up throughout. Printed as one table
 (Postern, Postfix, ratio) and written to bench/README.md's "Latest" section.
 
   inbound      messages/s accepted: smtp-source -s 10 -m N -l 4096
@@ -580,32 +581,53 @@ def main():
     res = {}
     machine_cost = subprocess.run([os.path.join(os.path.abspath(os.environ["POSTERN_BUILD"]), "proccost")],
                                   check=True, capture_output=True, text=True, timeout=120).stdout.split()
-    for cls, user in ((Postern, pe_user), (PosternReused, pe_user), (Postfix, pf_user),
-                      (Floor, pe_user)):
-        sink = Sink()
-        mta = None
-        try:
-            mta = cls(user, sink)
-            print("bench: %s ..." % mta.name, flush=True)
-            r = {}
-            r["inbound"], r["delivery"], r["cpu"] = median_of(inbound_and_delivery, mta)
-            res[mta.name] = r
-            if cls is Floor:
-                continue        # a reference for local delivery only
-            r["relay"] = median_of(relay, mta, sink)
-            if sink.count() != RUNS * N:
-                print("bench: %s: smtp-sink received %d messages, not %d" %
-                      (mta.name, sink.count(), RUNS * N), flush=True)
-            if cls is PosternReused:
-                continue        # the rest is one process either way
-            r["session"] = median_of(one_session, mta)
-            r["mem_session"], r["mem_total"] = memory(mta)
-            r["conc"] = concurrency(mta)
-            r["disk"] = disk_rate(mta.spool)
-        finally:
-            if mta:
-                mta.stop()
-                clear_maildir(mta.maildir)
+    # Every instance runs from the start, so that the throughput runs can
+    # take turns: run 1 of each, then run 2 of each... A slow minute of
+    # the machine (its figures drift by a fifth over ten minutes) then
+    # falls on all of them alike, not on whichever was measured in it.
+    mtas, sinks = [], []
+    try:
+        for cls, user in ((Postern, pe_user), (PosternReused, pe_user), (Postfix, pf_user),
+                          (Floor, pe_user)):
+            sinks.append(Sink())
+            mtas.append(cls(user, sinks[-1]))
+            mtas[-1].sink = sinks[-1]
+        runs = {m.name: ([], []) for m in mtas}
+        for i in range(RUNS):
+            for m in mtas:
+                print("bench: %s, inbound and local delivery, run %d of %d ..." % (m.name, i + 1, RUNS),
+                      flush=True)
+                runs[m.name][0].append(inbound_and_delivery(m))
+            for m in mtas:
+                if not isinstance(m, Floor):    # a reference for local delivery only
+                    print("bench: %s, relay, run %d of %d ..." % (m.name, i + 1, RUNS), flush=True)
+                    runs[m.name][1].append(relay(m, m.sink))
+        for m in mtas:
+            io, rl = runs[m.name]
+            r = res[m.name] = {}
+            r["inbound"], r["delivery"], r["cpu"] = (statistics.median(x[k] for x in io) for k in range(3))
+            if rl:
+                r["relay"] = statistics.median(rl)
+                if m.sink.count() != RUNS * N:
+                    print("bench: %s: smtp-sink received %d messages, not %d" %
+                          (m.name, m.sink.count(), RUNS * N), flush=True)
+        # The rest one MTA at a time (the others idle), and not for the
+        # reused smtpd (one process per held session either way) nor the
+        # floor.
+        for m in mtas:
+            if isinstance(m, (PosternReused, Floor)):
+                continue
+            print("bench: %s, one session, memory, concurrency ..." % m.name, flush=True)
+            r = res[m.name]
+            r["session"] = median_of(one_session, m)
+            r["mem_session"], r["mem_total"] = memory(m)
+            r["conc"] = concurrency(m)
+            r["disk"] = disk_rate(m.spool)
+    finally:
+        for m in mtas:
+            m.stop()
+            clear_maildir(m.maildir)
+        for sink in sinks:
             sink.stop()
 
     pe, pr, pf, fl = res["Postern"], res[PosternReused.name], res["Postfix"], res[Floor.name]
