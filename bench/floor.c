@@ -133,8 +133,9 @@ deliver(const char *id, struct buf *b)
 }
 
 /* One message's text up to its dot into body; 0, or -1 when the session
- * is over (EOF, error, timeout). Too long: body is cut and errno is
- * EMSGSIZE after the dot. */
+ * is over (EOF, error, timeout). A message longer than FLOOR_MESSAGE_MAX
+ * (or with a line longer than FLOOR_LINE_MAX) is read to its dot and
+ * thrown away, and *toolong says so. */
 static int
 read_data(struct io *io, struct buf *line, struct buf *body, int *toolong)
 {
@@ -148,8 +149,11 @@ read_data(struct io *io, struct buf *line, struct buf *body, int *toolong)
 			return -1;
 		if (line->len == 3 && memcmp(line->data, ".\r\n", 3) == 0)
 			return 0;
-		if (r == IO_LINE_LONG || buf_add(body, line->data, line->len) == -1)
+		if (r == IO_LINE_LONG ||
+		    body->len + line->len > FLOOR_MESSAGE_MAX)
 			*toolong = 1;
+		else if (buf_add(body, line->data, line->len) == -1)
+			fatal_errno("message text");
 	}
 }
 
@@ -163,7 +167,8 @@ session(int fd)
 	int		 r, toolong;
 
 	io_init(&io, fd, FLOOR_TIMEOUT_MS, 2 * FLOOR_LINE_MAX);
-	/* room for deliver()'s reads of 8 KiB past the longest message */
+	/* FLOOR_MESSAGE_MAX is read_data()'s limit; the buffer has room
+	 * past it for deliver()'s reads of 8 KiB at a time. */
 	buf_init(&body, FLOOR_MESSAGE_MAX + 8192);
 	io_puts(&io, "220 floor ESMTP\r\n");
 	while (io_flush(&io) == 0) {
