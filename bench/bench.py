@@ -7,8 +7,9 @@ for one domain (sink.test) to Postfix's smtp-sink on another loopback port
 (Postern: the routes table, "sink.test [127.0.0.1]:PORT", and the relay
 table letting 127.0.0.0/8 relay; Postfix: transport_maps and mynetworks).
 Every throughput figure is the median of RUNS runs, taken in turns (run 1
-of every instance, then run 2 of each...), all instances up throughout. Printed as one table
-(Postern, Postfix, ratio) and written to bench/README.md's "Latest" section.
+of every instance, then run 2 of each...), all instances up throughout.
+Printed as one table (Postern, Postfix, ratio) and written to
+bench/README.md's "Latest" section.
 
   inbound      messages/s accepted: smtp-source -s 10 -m N -l 4096
   delivery     messages/s from the first byte in to the last file in
@@ -663,8 +664,8 @@ def main():
                 (CONCURRENT, held(pe["conc"]), held(pf["conc"])))
     row("memory total with %d sessions, PSS" % CONCURRENT, pe["conc"]["total"] / 1024,
         pf["conc"]["total"] / 1024, "MiB", False, "%.1f")
-    rows.append("| this machine (bench/proccost.c): a page's first write, a fork and exit, a pipe round trip, "
-                "getppid() | %s us, %s us, %s us, %s us | - | - |" % tuple(machine_cost))
+    rows.append("| this machine (bench/proccost.c): a page's first write, a fork and exit, "
+                "a pipe round trip, getppid() | %s us, %s us, %s us, %s us | - | - |" % tuple(machine_cost))
     rows.append("| disk: durable writes/s on the spool's file system | %.0f/s | %.0f/s | - |" %
                 (pe["disk"], pf["disk"]))
     rows.append("| Postern inbound as a share of the disk's limit | %.0f%% | - | - |" %
