@@ -86,7 +86,7 @@ put_durable(const char *tmpdir, const char *newdir, const char *name,
 		return -1;
 	io_init(&f, fd, -1, 0);
 	f.nosock = 1;
-	rc = io_write(&f, b->data, b->len) == -1 || io_flush(&f) == -1 ||
+	rc = io_write(&f, buf_str(b), b->len) == -1 || io_flush(&f) == -1 ||
 	    fsync(fd) == -1 ? -1 : 0;
 	io_free(&f);
 	if (close(fd) == -1)

@@ -7,8 +7,9 @@
  * connection on, but sessiond's enqueue can reach its first DATA before
  * this qmgr reaches this scan, so "older than our fork" is the test),
  * active/ moved back to new/ (a previous qmgr was working on those: their
- * recipients without a recorded outcome are simply delivered again), and state/ files whose queue file is gone removed (qmgr
- * unlinks the queue file first, so a crash in between leaves such orphans).
+ * recipients without a recorded outcome are simply delivered again), and
+ * state/ files whose queue file is gone removed (qmgr unlinks the queue
+ * file first, so a crash in between leaves such orphans).
  *
  * qmgr_scan_new() and qmgr_scan_deferred() take messages into active/ until
  * qmgr_message_active_limit is reached, then set q->backlog so the main loop

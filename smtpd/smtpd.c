@@ -28,9 +28,9 @@
  * greeting, RFC 8314; local: sendmail's Unix socket, where enqueue knows
  * the user from the kernel, so no AUTH, no TLS and no pregreet wait).
  * Exit codes (docs/man/smtpd.8): 0 the session ended (QUIT, the client
- * left, a timeout, too many errors); 64 bad usage;
- * 75 the environment is wrong (the config, the privilege drop, fd 3, or
- * enqueue went away during the session).
+ * left, a timeout, too many errors); 64 bad usage; 75 the environment is
+ * wrong (the config, the privilege drop, fd 3, or enqueue went away
+ * during the session).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
