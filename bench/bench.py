@@ -9,7 +9,8 @@ table letting 127.0.0.0/8 relay; Postfix: transport_maps and mynetworks).
 Every throughput figure is the median of RUNS runs, taken in turns (run 1
 of every instance, then run 2 of each...), all instances up throughout.
 Printed as one table (Postern, Postfix, ratio) and written to
-bench/README.md's "Latest" section.
+bench/README.md's "Latest" section (BENCH_README names another file;
+tests/integration/test_bench.py runs it small that way).
 
   inbound      messages/s accepted: smtp-source -s 10 -m N -l 4096
   delivery     messages/s from the first byte in to the last file in
@@ -61,7 +62,8 @@ default_destination_concurrency_limit). The benchmark raises its own
 RLIMIT_NOFILE to hold the sessions; the MTAs, started after, inherit it.
 
 Environment: BENCH_MESSAGES (default 5000), BENCH_RUNS (3),
-BENCH_SESSIONS (500), BENCH_CONCURRENT (1000). Needs root, postfix
+BENCH_SESSIONS (500), BENCH_CONCURRENT (1000), BENCH_README (the file
+whose "Latest" block is rewritten, bench/README.md). Needs root, postfix
 (smtp-source, smtp-sink) and a built tree (POSTERN_BUILD, default build).
 """
 import bisect
@@ -351,6 +353,8 @@ class Floor(Mta):
         self.proc.terminate()
         self.proc.wait(30)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.proc.returncode != 0:
+            raise AssertionError("floor exited with %s" % self.proc.returncode)
 
 
 def busy_ms():
@@ -675,7 +679,7 @@ def main():
         os.uname().release, os.cpu_count(), time.strftime("%Y-%m-%d"), RUNS)
     text = "\n".join(table)
     print("\n" + text + "\n\n" + machine)
-    readme = os.path.join(HERE, "README.md")
+    readme = os.environ.get("BENCH_README", os.path.join(HERE, "README.md"))
     with open(readme) as f:
         doc = f.read()
     start = doc.index("<!-- latest -->")
