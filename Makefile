@@ -264,4 +264,10 @@ bench: deps-test
 	@$(MAKE) --no-print-directory SANITIZE= B=build all
 	POSTERN_BUILD=build python3 bench/bench.py
 
-.PHONY: torture bench all units fuzzers fuzz deps deps-test install run test clean
+# Postern's own instructions per message, by program and function, under
+# valgrind's callgrind (bench/callgrind.py); root.
+profile: deps-test
+	@$(MAKE) --no-print-directory SANITIZE= B=build all
+	POSTERN_BUILD=build python3 bench/callgrind.py
+
+.PHONY: torture bench profile all units fuzzers fuzz deps deps-test install run test clean

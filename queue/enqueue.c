@@ -93,12 +93,14 @@ static void	 auth_login(struct buf *);
 
 /*
  * One session, on fd (smtpd's socketpair end), as the queue user with the
- * spool as cwd; c is copied. client: the numeric address master saw, or ""
- * with uid (the local submitter's, from SO_PEERCRED). Returns 0 when smtpd
- * closed fd (the session's clean end), with everything of the session
- * closed, fd included, and freed: a pooled worker of sessiond then serves
- * the next one. Every other end (a protocol error, a dead smtpd, a write
- * error, SIGTERM) ends the process, as in the exec'd program.
+ * spool as cwd; c is copied at the first session, and a pooled worker of
+ * sessiond passes the same one to every later session. client: the
+ * numeric address master saw, or "" with uid (the local submitter's, from
+ * SO_PEERCRED). Returns 0 when smtpd closed fd (the session's clean end),
+ * with everything of the session closed, fd included, and freed: the
+ * worker then serves the next one. Every other end (a protocol error, a
+ * dead smtpd, a write error, SIGTERM) ends the process, as in the exec'd
+ * program.
  */
 int
 enqueue_session(const struct conf *c, int fd, const char *arg_client,
@@ -117,19 +119,23 @@ enqueue_session(const struct conf *c, int fd, const char *arg_client,
 		exit(EX_USAGE_ARGS);
 	}
 	strlcpy(client, arg_client, sizeof(client));
-	conf = *c;
+	/* The configuration is the one the process started with, to its end
+	 * (sessiond retires a worker forked before postern.conf changed),
+	 * and no session writes it: copied (68 KiB) at the first session
+	 * only, with the tables, which check their files at every lookup. */
+	if (!tables_open) {
+		conf = *c;
+		rcpt_tables_init(&tables, &conf);
+		policy_tables_init(&ptables, &conf);
+		table_init(&passwd, &conf, "passwd");
+		tables_open = 1;
+	}
 	/* -u: a local submission; the uid is master's, from SO_PEERCRED.
 	 * Nothing of a previous session's submitter stays. */
 	local_reset();
 	if (arg_uid != NULL && local_init(arg_uid, &conf) == -1) {
 		log_warn("-u %s: not a uid", arg_uid);
 		exit(EX_USAGE_ARGS);
-	}
-	if (!tables_open) {
-		rcpt_tables_init(&tables, &conf);
-		policy_tables_init(&ptables, &conf);
-		table_init(&passwd, &conf, "passwd");
-		tables_open = 1;
 	}
 	policy_init(&policy, &ptables, client);
 	/* smtpd gone: a failed write (EPIPE) is handled where it happens. */

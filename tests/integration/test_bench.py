@@ -4,7 +4,9 @@ bench/README.md. The benchmark is a program of its own that nobody runs in
 CI otherwise; this keeps it working: every line of the table is there with
 a figure, each MTA (and the floor, bench/floor.c) delivered every message,
 the sink got every relayed one, every session was held, and the README's
-"Latest" block, and nothing else, was rewritten.
+"Latest" block, and nothing else, was rewritten. And bench/callgrind.py,
+the profile of Postern's own instructions per message, run small the same
+way (not under a sanitizer build: valgrind cannot run those).
 
 Not a timing test: no rate is compared with anything. Speed is measured by
 `make bench`, never in a test."""
@@ -123,3 +125,32 @@ def test_latest_block_rewritten_and_nothing_else():
     for line in block.strip().splitlines():
         if line.startswith("|"):
             assert line in out, "README line not in the printed table: %r" % line
+
+
+def instrumented():
+    with open(os.path.join(REPO, os.environ.get("POSTERN_BUILD", "build"), "sessiond"), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def test_callgrind_profile_counts_every_program_per_message():
+    if instrumented():
+        print("skip: an ASan build, which valgrind cannot run")
+        return
+    r = subprocess.run([sys.executable, os.path.join(BENCH, "callgrind.py"), "5", "15"], cwd=REPO,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    text = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, "callgrind.py exited %d:\n%s" % (r.returncode, text[-6000:])
+    programs = {}
+    for m in re.finditer(r"^\s*(\d+)\s+[\d.]+%  (\S+ \([^)]*\))$", text, re.M):
+        programs[m.group(2)] = int(m.group(1))
+    # every process a local delivery goes through, each with some work
+    # per message: the session's smtpd and enqueue worker (sessiond's
+    # children), qmgr, lspawn and its delivery worker (the recipient)
+    for prog in ("sessiond (postern-smtpd)", "sessiond (postern-queue)", "qmgr (postern-queue)",
+                 "lspawn (root)", "lspawn (pt-bench-pe)", "master (root)"):
+        assert programs.get(prog, 0) > 0, "%s missing:\n%s" % (prog, text)
+    total = int(re.search(r"^\s*(\d+)\s+in all$", text, re.M).group(1))
+    assert abs(total - sum(programs.values())) <= len(programs), text
+    # start-up is not in it: no program's count per message is anywhere
+    # near what one start of OpenSSL and the loader costs (millions)
+    assert max(programs.values()) < 2000000, text
