@@ -61,13 +61,14 @@ static struct rcpt_tables	 tables;
 static struct policy_tables	 ptables;	/* relay, access, senders */
 static struct policy		 policy;	/* the session's verdicts */
 static struct table		 passwd;	/* AUTH logins -> crypt(3) */
-/* A pooled worker keeps its table handles from one session to the next:
- * each lookup stat()s the file and reopens a rebuilt one (common/
- * table.c), so a session sees every table as it is now, and the worker
- * saves an open, an mmap and a munmap per table per session (the munmap's
- * TLB flush is dear on a paravirtual machine). The configuration that
- * names the files does not change under a worker: sessiond retires it. */
-static int			 tables_open;
+/* A pooled worker keeps its copy of the configuration and its table
+ * handles from one session to the next (set_up): each lookup stat()s the
+ * file and reopens a rebuilt one (common/table.c), so a session sees every
+ * table as it is now, and the worker saves an open, an mmap and a munmap
+ * per table per session (the munmap's TLB flush is dear on a paravirtual
+ * machine). The configuration does not change under a worker: sessiond
+ * retires it. */
+static int			 set_up;
 static struct io		 peer;
 static sigset_t			 wait_mask;	/* SIGTERM let through */
 static struct txn		 txn;
@@ -119,16 +120,14 @@ enqueue_session(const struct conf *c, int fd, const char *arg_client,
 		exit(EX_USAGE_ARGS);
 	}
 	strlcpy(client, arg_client, sizeof(client));
-	/* The configuration is the one the process started with, to its end
-	 * (sessiond retires a worker forked before postern.conf changed),
-	 * and no session writes it: copied (68 KiB) at the first session
-	 * only, with the tables, which check their files at every lookup. */
-	if (!tables_open) {
+	/* No session writes the configuration: copied (68 KiB) at the first
+	 * session only. */
+	if (!set_up) {
 		conf = *c;
 		rcpt_tables_init(&tables, &conf);
 		policy_tables_init(&ptables, &conf);
 		table_init(&passwd, &conf, "passwd");
-		tables_open = 1;
+		set_up = 1;
 	}
 	/* -u: a local submission; the uid is master's, from SO_PEERCRED.
 	 * Nothing of a previous session's submitter stays. */
