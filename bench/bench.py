@@ -629,11 +629,19 @@ def main():
             r["conc"] = concurrency(m)
             r["disk"] = disk_rate(m.spool)
     finally:
-        for m in mtas:
-            m.stop()
-            clear_maildir(m.maildir)
-        for sink in sinks:
-            sink.stop()
+        # Every instance and sink stopped even when one fails to (a
+        # sanitizer report, the floor's exit status); then the first
+        # failure is raised.
+        failure = None
+        for x in mtas + sinks:
+            try:
+                x.stop()
+                if x in mtas:
+                    clear_maildir(x.maildir)
+            except Exception as e:      # noqa: BLE001 - re-raised below
+                failure = failure or e
+        if failure:
+            raise failure
 
     pe, pr, pf, fl = res["Postern"], res[PosternReused.name], res["Postfix"], res[Floor.name]
 
