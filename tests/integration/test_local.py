@@ -21,11 +21,16 @@ mounts = []
 
 
 def teardown_module():
+    # Stopped, then their tmpfs unmounted, then removed: a mount point
+    # inside an instance's directory would keep cleanup() from removing it.
     for i in insts:
-        i.cleanup()
+        i.stop()
     for m in mounts:
         subprocess.run(["umount", "-l", m])
-        shutil.rmtree(m, ignore_errors=True)
+    for i in insts:
+        i.cleanup()
+    if alias_inst is not None:
+        shutil.rmtree(alias_inst.work, ignore_errors=True)
 
 
 def failure_log():
