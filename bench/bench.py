@@ -99,6 +99,7 @@ SESSIONS = int(os.environ.get("BENCH_SESSIONS", "500"))
 CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "1000"))
 BODY_LEN = 4096
 SINK_DOMAIN = "sink.test"
+POSTERN_USER = "pt-bench-pe"    # the recipient of Postern's local mail
 HOLD_TIMEOUT = 300          # seconds for every session to get its EHLO reply
 MAX_SESSIONS = max(SESSIONS, CONCURRENT) + 100
 
@@ -581,7 +582,7 @@ def main():
         if not shutil.which(prog):
             sys.exit("bench: %s not found (the postfix package; make deps-test installs it)" % prog)
     raise_fd_limit(max(SESSIONS, CONCURRENT) + 512)
-    pe_user, pf_user = ensure_user("pt-bench-pe"), ensure_user("pt-bench-pf")
+    pe_user, pf_user = ensure_user(POSTERN_USER), ensure_user("pt-bench-pf")
     rows = []
     res = {}
     machine_cost = subprocess.run([os.path.join(os.path.abspath(os.environ["POSTERN_BUILD"]), "proccost")],

@@ -46,22 +46,15 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 os.environ.setdefault("POSTERN_BUILD", "build")
 
+from bench import POSTERN_USER, clear_maildir, maildir_count  # noqa: E402
 from harness import Instance, ensure_user, wait_for  # noqa: E402
 
-USER = "pt-bench-pe"
 SHOWN = 0.02        # a function's share of its program, at least
 # No part in local delivery: their counts are their start-up alone, and
 # rspawn's (OpenSSL reading the CA bundle) moves by tens of millions of
 # instructions from one start to the next, more than the difference.
 IDLE = ("rspawn", "resolve")
 LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$")
-
-
-def maildir_count(d):
-    try:
-        return len(os.listdir(os.path.join(d, "new")))
-    except FileNotFoundError:
-        return 0
 
 
 def run(n, user, out):
@@ -78,18 +71,11 @@ def run(n, user, out):
         os.makedirs(d)
         os.chmod(d, 0o1777)
     maildir = os.path.join(user.pw_dir, "Maildir")
-    shutil.rmtree(maildir, ignore_errors=True)
-    inst.logf = open(inst.logfile, "ab")
-    inst.master = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--trace-children=yes", "--vgdb=no",
-         "--zero-before=child_setup", "--zero-before=lspawn_become",
-         "--callgrind-out-file=%s/callgrind.%%p" % out,
-         os.path.join(inst.sbin, "postern"), "-c", inst.etc, "run"],
-        stdout=inst.logf, stderr=inst.logf)
+    clear_maildir(maildir)
     try:
-        # the processes' names are valgrind's here: wait for their words
-        wait_for(inst.listening, 120, "postern to listen under valgrind")
-        wait_for(lambda: "qmgr[" in inst.log() and "lspawn[" in inst.log(), 120, "qmgr and lspawn")
+        inst.start(prefix=("valgrind", "--tool=callgrind", "--trace-children=yes", "--vgdb=no",
+                           "--zero-before=child_setup", "--zero-before=lspawn_become",
+                           "--callgrind-out-file=%s/callgrind.%%p" % out), timeout=120)
         subprocess.run(["smtp-source", "-s", "4", "-m", str(n), "-l", "4096",
                         "-f", "bench@client.test", "-t", "%s@localhost" % user.pw_name,
                         "127.0.0.1:%d" % inst.port], check=True, timeout=3600)
@@ -102,7 +88,7 @@ def run(n, user, out):
             for f in os.listdir(d):
                 os.replace(os.path.join(d, f), os.path.join(out, f))
         inst.cleanup()
-        shutil.rmtree(maildir, ignore_errors=True)
+        clear_maildir(maildir)
 
 
 def program(path):
@@ -159,8 +145,11 @@ def profile(n, user):
         run(n, user, out)
         per = collections.defaultdict(collections.Counter)
         for path in glob.glob(os.path.join(out, "callgrind.*")):
-            if os.path.getsize(path) and not program(path).startswith(IDLE):
-                per[program(path)].update(functions(path))
+            if not os.path.getsize(path):
+                continue        # where a chrooted program started
+            prog = program(path)
+            if not prog.startswith(IDLE):
+                per[prog].update(functions(path))
         return per
     finally:
         if os.environ.get("CALLGRIND_KEEP"):
@@ -176,7 +165,7 @@ def main():
     for prog in ("valgrind", "callgrind_annotate", "smtp-source"):
         if not shutil.which(prog):
             sys.exit("callgrind.py: %s not found (make deps-test installs it)" % prog)
-    user = ensure_user(USER)
+    user = ensure_user(POSTERN_USER)
     print("callgrind.py: %d messages, then %d ..." % (n1, n2), flush=True)
     a, b = profile(n1, user), profile(n2, user)
     rows = []

@@ -269,12 +269,18 @@ class Instance:
         return ctx
 
     # -- running ------------------------------------------------------------
-    def start(self):
+    def start(self, prefix=(), timeout=20):
+        """prefix: a command that runs postern (valgrind, for
+        bench/callgrind.py); the processes then carry its name, so qmgr
+        and lspawn are known by their first log lines."""
         self.logf = open(self.logfile, "ab")
-        self.master = subprocess.Popen([os.path.join(self.sbin, "postern"), "-c", self.etc, "run"],
-                                       stdout=self.logf, stderr=self.logf)
-        wait_for(self.listening, 20, "postern to listen on %d" % self.port)
-        wait_for(lambda: self.child("qmgr") and self.child("lspawn"), 20, "qmgr and lspawn")
+        self.master = subprocess.Popen(list(prefix) + [os.path.join(self.sbin, "postern"), "-c", self.etc,
+                                                       "run"], stdout=self.logf, stderr=self.logf)
+        wait_for(self.listening, timeout, "postern to listen on %d" % self.port)
+        if prefix:
+            wait_for(lambda: "qmgr[" in self.log() and "lspawn[" in self.log(), timeout, "qmgr and lspawn")
+        else:
+            wait_for(lambda: self.child("qmgr") and self.child("lspawn"), timeout, "qmgr and lspawn")
         return self
 
     def listening(self):
